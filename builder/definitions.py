@@ -1,0 +1,226 @@
+"""Parsers for one software, project or platform file into the frozen model.
+
+Each parser checks the keys of every mapping it reads, the type of every value, and what can
+be checked inside one file (SPDX licenses, checksum formats, template syntax). Checks that
+need the whole catalog (dependencies exist, names are unique) live in `loader`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from builder.errors import DefinitionError
+from builder.licenses import LicenseChecker
+from builder.model import (
+    CONDITION_FACTS,
+    Condition,
+    DebianOrig,
+    Dependency,
+    GitSource,
+    HealthCheckRules,
+    Override,
+    PathSource,
+    Software,
+    Source,
+    UrlSource,
+    frozen_map,
+)
+from builder.strict import Section, section_of
+from builder.templating import check_step
+
+SOFTWARE_KEYS = frozenset({
+    "name", "version", "description", "license", "license_files", "source", "dependencies",
+    "patches", "templates", "env", "build", "platforms", "package_excludes", "health_check",
+})
+OVERRIDE_KEYS = frozenset({"build", "env", "patches", "package_excludes"})
+SOURCE_KINDS = ("url", "git", "path")
+SOURCE_KEYS = {
+    "url": frozenset({"url", "sha256", "sha512", "debian"}),
+    "git": frozenset({"git", "ref"}),
+    "path": frozenset({"path"}),
+}
+_HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "sha512": re.compile(r"[0-9a-f]{128}")}
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._+-]*")
+
+
+def check_name(section: Section, key: str, value: str) -> str:
+    if not NAME_PATTERN.fullmatch(value):
+        raise section.error(
+            key, f"'{value}' is not a valid name",
+            hint="use lower-case letters, digits and . _ + - (starting with a letter or digit)",
+        )
+    return value
+
+
+def read_name(section: Section, file: Path) -> str:
+    return check_name(section, "name", section.str("name", default=file.stem))
+
+
+def read_license(section: Section, licenses: LicenseChecker) -> str:
+    expression = section.str("license", required=True)
+    normalised, problem = licenses.normalise(expression)
+    if normalised is None:
+        raise section.error(
+            "license", f"'{expression}' is not a valid SPDX license expression: {problem}",
+            hint="use SPDX identifiers (https://spdx.org/licenses/) joined by AND, OR, WITH; "
+            "a license SPDX does not list can be named LicenseRef-<name>",
+        )
+    return normalised
+
+
+def _condition_values(section: Section, fact: str) -> tuple[str, ...]:
+    raw = section.data[fact]
+    values = (raw,) if isinstance(raw, str) else section.str_list(fact)
+    if not values:
+        raise section.error(fact, "needs at least one value")
+    allowed = CONDITION_FACTS[fact]
+    for value in values:
+        if allowed is not None and value not in allowed:
+            raise section.error(
+                fact, f"'{value}' is not a known {fact}", hint=f"use one of: {', '.join(allowed)}"
+            )
+    return values
+
+
+def _read_condition_part(item: Section, key: str) -> dict[str, tuple[str, ...]]:
+    part = item.section(key)
+    if part is None:
+        return {}
+    part.allow(frozenset(CONDITION_FACTS))
+    if not part.data:
+        raise item.error(key, "is empty", hint="name at least one fact, e.g. {edition: fips}")
+    return {fact: _condition_values(part, fact) for fact in part.data}
+
+
+def read_dependencies(section: Section, key: str) -> tuple[Dependency, ...]:
+    """Items are names, or mappings {name, when, unless} whose conditions test facts."""
+    result: list[Dependency] = []
+    seen: dict[str, int | None] = {}
+    for item, location in section.items(key):
+        if isinstance(item, str):
+            dependency = Dependency(check_name(section, key, item), line=location.line)
+        else:
+            entry = section_of(item, location)
+            entry.allow(frozenset({"name", "when", "unless"}))
+            condition = Condition(
+                when=frozen_map(_read_condition_part(entry, "when")),
+                unless=frozen_map(_read_condition_part(entry, "unless")),
+            )
+            name = check_name(entry, "name", entry.str("name", required=True))
+            dependency = Dependency(name, condition, line=location.line)
+        if dependency.name in seen:
+            raise DefinitionError(
+                location, f"'{dependency.name}' is listed twice (first on line "
+                f"{seen[dependency.name]})", hint="merge the two entries into one",
+            )
+        seen[dependency.name] = location.line
+        result.append(dependency)
+    return tuple(result)
+
+
+def _read_url_source(section: Section) -> UrlSource:
+    sums = [key for key in ("sha256", "sha512") if section.has(key)]
+    if len(sums) != 1:
+        raise section.error(
+            None, "a url source needs exactly one of sha256 or sha512",
+            hint="the checksum decides whether downloaded bytes are trusted",
+        )
+    digest = section.str(sums[0]).lower()
+    if not _HEX[sums[0]].fullmatch(digest):
+        raise section.error(sums[0], f"is not a {sums[0]} hex digest")
+    debian = section.section("debian")
+    orig = None
+    if debian is not None:
+        debian.allow(frozenset({"package", "version"}))
+        orig = DebianOrig(
+            debian.str("package", required=True), debian.str("version", required=True)
+        )
+    return UrlSource(section.str("url"), **{sums[0]: digest}, debian=orig)
+
+
+def read_source(section: Section) -> Source | None:
+    source = section.section("source")
+    if source is None:
+        return None
+    kinds = [kind for kind in SOURCE_KINDS if source.has(kind)]
+    if len(kinds) != 1:
+        raise section.error(
+            "source", "must name exactly one of url, git or path",
+            hint="omit 'source' entirely for software with nothing to fetch",
+        )
+    source.allow(SOURCE_KEYS[kinds[0]])
+    if kinds[0] == "url":
+        return _read_url_source(source)
+    if kinds[0] == "git":
+        return GitSource(source.str("git"), source.str("ref", required=True))
+    return PathSource(source.str("path"))
+
+
+def read_steps(section: Section, key: str) -> tuple[str, ...]:
+    steps = []
+    for item, location in section.items(key):
+        if not isinstance(item, str) or not item.strip():
+            raise DefinitionError(location, "a build step must be a non-empty string")
+        check_step(item, location)
+        steps.append(item)
+    return tuple(steps)
+
+
+def _read_override(section: Section) -> Override:
+    section.allow(OVERRIDE_KEYS)
+    return Override(
+        build=read_steps(section, "build") if section.has("build") else None,
+        env=section.str_map("env") if section.has("env") else None,
+        patches=section.str_list("patches") if section.has("patches") else None,
+        package_excludes=(
+            section.str_list("package_excludes") if section.has("package_excludes") else None
+        ),
+    )
+
+
+def read_overrides(section: Section, families: tuple[str, ...]) -> dict[str, Override]:
+    platforms = section.section("platforms")
+    if platforms is None:
+        return {}
+    platforms.allow(frozenset(families))
+    return {family: _read_override(platforms.section(family, True)) for family in platforms.data}
+
+
+def read_health_check(section: Section) -> HealthCheckRules:
+    rules = section.section("health_check")
+    if rules is None:
+        return HealthCheckRules()
+    rules.allow(frozenset({"allow_files", "allow_libs"}))
+    for pattern, location in rules.items("allow_libs"):
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as error:
+            raise DefinitionError(location, f"is not a regular expression: {error}") from error
+    return HealthCheckRules(rules.str_list("allow_files"), rules.str_list("allow_libs"))
+
+
+def parse_software(
+    file: Path, data: Any, licenses: LicenseChecker, families: tuple[str, ...]
+) -> Software:
+    section = Section(file, data)
+    section.allow(SOFTWARE_KEYS)
+    return Software(
+        name=read_name(section, file),
+        version=section.str("version", required=True),
+        license=read_license(section, licenses),
+        file=file,
+        description=section.str("description", default=""),
+        license_files=section.str_list("license_files"),
+        source=read_source(section),
+        dependencies=read_dependencies(section, "dependencies"),
+        patches=section.str_list("patches"),
+        templates=section.str_list("templates"),
+        env=frozen_map(section.str_map("env")),
+        build=read_steps(section, "build"),
+        platforms=frozen_map(read_overrides(section, families)),
+        package_excludes=section.str_list("package_excludes"),
+        health_check=read_health_check(section),
+    )
+

@@ -1,0 +1,125 @@
+"""Cache keys: one per software, chained through its direct dependencies' keys.
+
+A key is the sha256 of a canonical JSON document of everything that can change what the
+software's build produces: the build-relevant fields of its definition (after the platform
+family's overrides), the identity of its source (checksum or locked commit, not the URL, so a
+mirror never changes a key), the bytes of its patches and templates, the build-relevant facts
+of the platform and arch, the install prefix, and the keys of its direct dependencies. The
+project, the edition and the build order are deliberately not inputs: CE and EE share every
+artifact they have in common, and reordering a dependency list rebuilds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from builder.graph import Graph
+from builder.loader import PATCHES_DIR
+from builder.model import PathSource, Platform, Software, plain
+
+#: Bump when the meaning of a key changes (new inputs, new artifact layout).
+KEY_FORMAT = 1
+#: Definition fields that shape the artifact. A field added to `Software` that changes what a
+#: build produces must be added here, or changing it would not trigger a rebuild.
+BUILD_FIELDS = ("name", "version", "license_files", "patches", "templates", "env", "build")
+#: Platform fields that shape the artifact; packaging-only facts (compression, allowed libs,
+#: glibc, editions) are left out so changing them rebuilds nothing.
+PLATFORM_FIELDS = ("id", "family", "distro", "version", "base_image", "build_packages",
+                   "cflags", "ldflags")
+
+
+def sha256_json(document: Any) -> str:
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def digest_tree(root: Path) -> str:
+    """A digest of a directory's names, modes, link targets and contents, in sorted order."""
+    digest = hashlib.sha256()
+    for directory, subdirs, files in os.walk(root):
+        subdirs.sort()
+        for name in sorted(files):
+            path = Path(directory, name)
+            relative = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                digest.update(f"L {relative} {os.readlink(path)}\n".encode())
+            else:
+                mode = "x" if os.access(path, os.X_OK) else "-"
+                digest.update(f"F {relative} {mode} {sha256_file(path)}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A software's key and the named inputs it was computed from (kept to explain rebuilds)."""
+
+    name: str
+    key: str
+    inputs: Mapping[str, Any]
+
+
+def source_identity(software: Software, root: Path) -> str | None:
+    source = software.source
+    if source is None:
+        return None
+    if isinstance(source, PathSource):
+        return f"path:{digest_tree(root / source.path)}"
+    return source.identity()
+
+
+def _files_digest(paths: list[Path]) -> dict[str, str]:
+    return {path.name: sha256_file(path) for path in paths}
+
+
+def platform_inputs(platform: Platform, arch: str) -> str:
+    facts = {name: plain(getattr(platform, name)) for name in PLATFORM_FIELDS}
+    facts["arch"] = plain(platform.arches[arch])
+    return sha256_json(facts)
+
+
+def key_inputs(
+    software: Software, root: Path, platform_digest: str, install_dir: str,
+    dependency_keys: Mapping[str, str],
+) -> dict[str, Any]:
+    definition = {name: plain(getattr(software, name)) for name in BUILD_FIELDS}
+    patches = [root / PATCHES_DIR / software.name / p for p in software.patches]
+    templates = [root / "templates" / t for t in software.templates]
+    return {
+        "format": KEY_FORMAT,
+        "version": software.version,
+        "definition": sha256_json(definition),
+        "source": source_identity(software, root),
+        "patches": _files_digest(patches),
+        "templates": _files_digest(templates),
+        "platform": platform_digest,
+        "install_dir": install_dir,
+        "dependencies": dict(sorted(dependency_keys.items())),
+    }
+
+
+def compute_keys(graph: Graph, root: Path) -> dict[str, KeyRecord]:
+    """Keys for every software of the graph, dependencies before dependents."""
+    platform_digest = platform_inputs(graph.platform, graph.arch)
+    records: dict[str, KeyRecord] = {}
+    for name in graph.order:
+        dependency_keys = {dep: records[dep].key for dep in graph.edges[name]}
+        inputs = key_inputs(
+            graph.software[name], root, platform_digest, graph.project.install_dir,
+            dependency_keys,
+        )
+        records[name] = KeyRecord(name, sha256_json(inputs), inputs)
+    return records

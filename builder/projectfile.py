@@ -1,0 +1,166 @@
+"""Parsers for project (`projects/*.yml`) and platform (`platforms/*.yml`) files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from builder.definitions import check_name, read_dependencies, read_license, read_name
+from builder.licenses import LicenseChecker
+from builder.model import (
+    ARCHES,
+    EDITIONS,
+    FAMILIES,
+    PACKAGE_FORMATS,
+    ArchSpec,
+    Compression,
+    Platform,
+    Project,
+    ProjectVersion,
+    frozen_map,
+)
+from builder.strict import Section
+
+PROJECT_KEYS = frozenset({
+    "name", "description", "maintainer", "homepage", "license", "install_dir", "edition",
+    "version", "iteration", "dependencies", "replaces", "conflicts", "runtime_dependencies",
+    "exclusions", "package_scripts",
+})
+PLATFORM_KEYS = frozenset({
+    "family", "distro", "version", "codename", "base_image", "bootstrap_suite",
+    "package_format", "compression", "dist_tag", "glibc", "editions", "arches",
+    "build_packages", "cflags", "ldflags", "allowed_libs",
+})
+ARCH_KEYS = frozenset({"package_arch", "docker_platform", "gnu_triplet", "cflags"})
+COMPRESSION_LEVELS = {"xz": range(0, 10), "zstd": range(1, 23), "gzip": range(1, 10)}
+
+
+def _choice(section: Section, key: str, choices: tuple[str, ...], default: str | None) -> str:
+    value = section.str(key, required=default is None, default=default)
+    if value not in choices:
+        raise section.error(key, f"'{value}' is not one of: {', '.join(choices)}")
+    return value
+
+
+def _read_version(section: Section) -> ProjectVersion:
+    version = section.section("version", required=True)
+    version.allow(frozenset({"value", "file", "git_describe"}))
+    given = [key for key in ("value", "file", "git_describe") if version.has(key)]
+    if len(given) != 1:
+        raise section.error(
+            "version", "must give exactly one of value, file or git_describe",
+            hint="e.g. 'version: {file: VERSION}' reads the version from a file at the root",
+        )
+    return ProjectVersion(
+        value=version.str("value"), file=version.str("file"),
+        git_describe=version.bool("git_describe"),
+    )
+
+
+def _read_install_dir(section: Section) -> str:
+    install_dir = section.str("install_dir", default="/opt/gitlab")
+    if not install_dir.startswith("/") or ".." in install_dir.split("/"):
+        raise section.error("install_dir", f"'{install_dir}' must be an absolute path")
+    return install_dir.rstrip("/") or "/"
+
+
+def parse_project(file: Path, data: Any, licenses: LicenseChecker) -> Project:
+    section = Section(file, data)
+    section.allow(PROJECT_KEYS)
+    iteration = section.int("iteration", default=0)
+    if iteration < 0:
+        raise section.error("iteration", "must not be negative")
+    return Project(
+        name=read_name(section, file),
+        description=section.str("description", required=True),
+        maintainer=section.str("maintainer", required=True),
+        homepage=section.str("homepage", required=True),
+        license=read_license(section, licenses),
+        file=file,
+        install_dir=_read_install_dir(section),
+        edition=_choice(section, "edition", EDITIONS, "ce"),
+        version=_read_version(section),
+        iteration=iteration,
+        dependencies=read_dependencies(section, "dependencies"),
+        replaces=tuple(check_name(section, "replaces", n) for n in section.str_list("replaces")),
+        conflicts=tuple(check_name(section, "conflicts", n) for n in section.str_list("conflicts")),
+        runtime_dependencies=read_dependencies(section, "runtime_dependencies"),
+        exclusions=section.str_list("exclusions"),
+        package_scripts=section.str("package_scripts", default="package"),
+    )
+
+
+def _read_compression(section: Section) -> Compression:
+    compression = section.section("compression", required=True)
+    compression.allow(frozenset({"type", "level"}))
+    kind = _choice(compression, "type", tuple(COMPRESSION_LEVELS), None)
+    level = compression.int("level", default=6)
+    if level not in COMPRESSION_LEVELS[kind]:
+        levels = COMPRESSION_LEVELS[kind]
+        raise compression.error("level", f"{kind} takes levels {levels.start}..{levels.stop - 1}")
+    return Compression(kind, level)
+
+
+def _read_arches(section: Section) -> dict[str, ArchSpec]:
+    arches = section.section("arches", required=True)
+    arches.allow(frozenset(ARCHES))
+    if not arches.data:
+        raise section.error("arches", "needs at least one architecture")
+    result = {}
+    for name in arches.data:
+        spec = arches.section(name, required=True)
+        spec.allow(ARCH_KEYS)
+        result[name] = ArchSpec(
+            name=name,
+            package_arch=spec.str("package_arch", required=True),
+            docker_platform=spec.str("docker_platform", required=True),
+            gnu_triplet=spec.str("gnu_triplet", required=True),
+            cflags=spec.str("cflags", default=""),
+        )
+    return result
+
+
+def _read_editions(section: Section) -> tuple[str, ...]:
+    editions = section.str_list("editions") if section.has("editions") else EDITIONS
+    for edition in editions:
+        if edition not in EDITIONS:
+            raise section.error("editions", f"'{edition}' is not one of: {', '.join(EDITIONS)}")
+    return editions
+
+
+def _read_allowed_libs(section: Section) -> tuple[str, ...]:
+    patterns = section.str_list("allowed_libs")
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise section.error(
+                "allowed_libs", f"'{pattern}' is not a regular expression: {error}"
+            ) from error
+    return patterns
+
+
+def parse_platform(file: Path, data: Any) -> Platform:
+    section = Section(file, data)
+    section.allow(PLATFORM_KEYS)
+    return Platform(
+        id=check_name(section, "name", file.stem),
+        family=_choice(section, "family", FAMILIES, None),
+        distro=section.str("distro", required=True),
+        version=section.str("version", required=True),
+        file=file,
+        codename=section.str("codename"),
+        base_image=section.str("base_image", required=True),
+        bootstrap_suite=section.str("bootstrap_suite"),
+        package_format=_choice(section, "package_format", PACKAGE_FORMATS, None),
+        compression=_read_compression(section),
+        dist_tag=section.str("dist_tag", default=""),
+        glibc=section.str("glibc", required=True),
+        editions=_read_editions(section),
+        arches=frozen_map(_read_arches(section)),
+        build_packages=section.str_list("build_packages"),
+        cflags=section.str("cflags", default=""),
+        ldflags=section.str("ldflags", default=""),
+        allowed_libs=_read_allowed_libs(section),
+    )
