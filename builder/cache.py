@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from builder.keys import KeyRecord
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write through a temporary file and rename, so readers never see half a file."""
+    import tempfile  # only writers need it; plans that only read stay quick to start
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -195,3 +195,25 @@ def test_invalid_yaml_names_the_line(root):
 def test_top_level_must_be_a_mapping(root):
     root.write("software/zlib.yml", "- a\n- b\n")
     assert "mapping of keys to values" in load_error(root).message
+
+
+@pytest.mark.parametrize("step", [
+    "make CFLAGS=\"${CFLAGS} -I{{ prefix }}/include\"",
+    "{% for lib in ['a', 'b'] %}cp {{ lib }} {{ prefix }}/lib;{% endfor %}",
+    "{% if arch == 'armhf' %}export LIBS=-latomic;{% endif %} make -j{{ jobs }}",
+])
+def test_valid_steps_load(root, step):
+    root.write("software/zlib.yml",
+               f'name: zlib\nversion: "1"\nlicense: MIT\nbuild:\n  - "{step}"\n'.replace(
+                   '"${', '\\"${').replace('include"', 'include\\"'))
+    assert load_catalog(root.path).software["zlib"].build == (step,)
+
+
+@pytest.mark.parametrize("step", [
+    "{% if arhc == 'armhf' %}x{% endif %}",
+    "cp {{ lib }} {{ prefix }}",
+])
+def test_unknown_names_in_complex_steps(root, step):
+    root.write("software/zlib.yml",
+               f'name: zlib\nversion: "1"\nlicense: MIT\nbuild:\n  - "{step}"\n')
+    assert "unknown variable" in load_error(root).message

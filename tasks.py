@@ -1,0 +1,53 @@
+"""Release workflows as invoke tasks. Run them through ./dev, which sets up the environment.
+
+  ./dev build      the default project for debian-12/amd64, as far as the engine goes today
+  ./dev test       lint, unit tests and integration tests (what CI runs)
+  ./dev bench      the benchmarks under bench/
+"""
+
+from __future__ import annotations
+
+import time
+
+from invoke import Context, task
+
+DEFAULT_PROJECT = "gitlab-local"
+VENV_BIN = ".venv/bin"
+
+
+@task(help={
+    "project": f"project to build (default: {DEFAULT_PROJECT})",
+    "platform": "platform id (default: debian-12)",
+    "arch": "amd64, arm64 or armhf (default: amd64)",
+})
+def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12",
+          arch: str = "amd64") -> None:
+    """Resolve, key and plan a project's build (compiling and packaging come in later stages)."""
+    start = time.monotonic()
+    target = f"{project} --platform {platform} --arch {arch}"
+    print(f"==> dependency graph of {project} on {platform}/{arch}")
+    c.run(f"{VENV_BIN}/omnibus graph {target}")
+    print(f"\n==> build plan of {project} on {platform}/{arch}")
+    c.run(f"{VENV_BIN}/omnibus plan {target}")
+    print(f"\n==> done in {time.monotonic() - start:.1f} s. This stage of the project stops at the "
+          "plan: fetching, compiling and packaging are not implemented yet (see README.md).")
+
+
+@task
+def lint(c: Context) -> None:
+    """ruff over the whole tree."""
+    c.run(f"{VENV_BIN}/ruff check .")
+
+
+@task(help={"unit_only": "skip the integration tier"})
+def test(c: Context, unit_only: bool = False) -> None:
+    """Lint, then unit and integration tests in one pytest run."""
+    lint(c)
+    marker = "not integration" if unit_only else "integration or not integration"
+    c.run(f'{VENV_BIN}/pytest -m "{marker}" -p no:cacheprovider', pty=False)
+
+
+@task
+def bench(c: Context) -> None:
+    """Run the benchmarks; copy their tables into BENCHMARKS.md."""
+    c.run(f"{VENV_BIN}/python bench/plan_speed.py")
