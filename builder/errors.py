@@ -82,3 +82,48 @@ class UsageError(BuilderError):
     """A command-line request that cannot be carried out as given."""
 
     exit_code = 2
+
+
+class FetchError(BuilderError):
+    """A source could not be fetched from any mirror."""
+
+
+class ChecksumMismatch(FetchError):
+    """Bytes arrived, but not the bytes the definition pins."""
+
+    def __init__(self, software: str, what: str, algorithm: str, expected: str,
+                 actual: str) -> None:
+        super().__init__(
+            f"{software}: checksum mismatch for {what}\n"
+            f"  expected {algorithm}: {expected}\n"
+            f"  actual   {algorithm}: {actual}",
+            hint="the download was discarded. If the definition's version or URL changed on "
+            "purpose, update its checksum; otherwise the mirror served different bytes "
+            "(tampered or corrupt) and must not be trusted",
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class UnsafeArchiveError(BuilderError):
+    """An archive member would land outside the extraction directory, or is a device."""
+
+    def __init__(self, archive: str, member: str, problem: str) -> None:
+        super().__init__(
+            f"refusing to extract {archive}: member '{member}' {problem}",
+            hint="nothing was extracted; the archive is malformed or hostile, check its source",
+        )
+        self.archive = archive
+        self.member = member
+
+
+class PatchError(BuilderError):
+    """A patch from a definition does not apply."""
+
+    def __init__(self, software: str, patch: str, details: str) -> None:
+        super().__init__(
+            f"{software}: patch {patch} does not apply\n{details}",
+            hint=f"refresh software/patches/{software}/{patch} against the new source",
+        )
+        self.software = software
+        self.patch = patch
