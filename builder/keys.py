@@ -21,7 +21,7 @@ from typing import Any
 
 from builder.graph import Graph
 from builder.loader import PATCHES_DIR
-from builder.model import PathSource, Platform, Software, plain
+from builder.model import GitSource, PathSource, Platform, Software, plain
 
 #: Bump when the meaning of a key changes (new inputs, new artifact layout).
 KEY_FORMAT = 1
@@ -72,12 +72,17 @@ class KeyRecord:
     inputs: Mapping[str, Any]
 
 
-def source_identity(software: Software, root: Path) -> str | None:
+def source_identity(software: Software, root: Path, locks: Mapping[str, str]) -> str | None:
+    """Checksum, commit or directory digest; a git ref without a lock keys on its name."""
     source = software.source
     if source is None:
         return None
     if isinstance(source, PathSource):
         return f"path:{digest_tree(root / source.path)}"
+    if isinstance(source, GitSource) and not source.locked:
+        commit = locks.get(f"{source.git}@{source.ref}")
+        if commit:
+            return f"git:{commit}"
     return source.identity()
 
 
@@ -93,7 +98,7 @@ def platform_inputs(platform: Platform, arch: str) -> str:
 
 def key_inputs(
     software: Software, root: Path, platform_digest: str, install_dir: str,
-    dependency_keys: Mapping[str, str],
+    dependency_keys: Mapping[str, str], locks: Mapping[str, str],
 ) -> dict[str, Any]:
     definition = {name: plain(getattr(software, name)) for name in BUILD_FIELDS}
     patches = [root / PATCHES_DIR / software.name / p for p in software.patches]
@@ -102,7 +107,7 @@ def key_inputs(
         "format": KEY_FORMAT,
         "version": software.version,
         "definition": sha256_json(definition),
-        "source": source_identity(software, root),
+        "source": source_identity(software, root, locks),
         "patches": _files_digest(patches),
         "templates": _files_digest(templates),
         "platform": platform_digest,
@@ -111,15 +116,20 @@ def key_inputs(
     }
 
 
-def compute_keys(graph: Graph, root: Path) -> dict[str, KeyRecord]:
-    """Keys for every software of the graph, dependencies before dependents."""
+def compute_keys(
+    graph: Graph, root: Path, locks: Mapping[str, str] | None = None
+) -> dict[str, KeyRecord]:
+    """Keys for every software of the graph, dependencies before dependents.
+
+    `locks` maps "remote@ref" to the commit `omnibus fetch` resolved the ref to.
+    """
     platform_digest = platform_inputs(graph.platform, graph.arch)
     records: dict[str, KeyRecord] = {}
     for name in graph.order:
         dependency_keys = {dep: records[dep].key for dep in graph.edges[name]}
         inputs = key_inputs(
             graph.software[name], root, platform_digest, graph.project.install_dir,
-            dependency_keys,
+            dependency_keys, locks or {},
         )
         records[name] = KeyRecord(name, sha256_json(inputs), inputs)
     return records

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from builder.fetchers import FetchedSource
 from builder.graph import Graph
 from builder.model import Catalog, Platform, Project, Software, plain
 from builder.plan import PlanEntry
@@ -131,3 +132,12 @@ def plan_document(graph: Graph, entries: Sequence[PlanEntry]) -> dict[str, Any]:
             for entry in entries
         ],
     }
+
+
+def format_fetch(results: Mapping[str, FetchedSource], seconds: float) -> str:
+    fetched = sum(r.origin != "cache" for r in results.values())
+    rows = [(r.name, r.kind, r.locked_version[:16], r.origin)
+            for r in sorted(results.values(), key=lambda r: r.name)]
+    return (table(("SOFTWARE", "KIND", "LOCKED", "FROM"), rows)
+            + f"\n{len(results)} sources ready ({fetched} fetched, "
+            f"{len(results) - fetched} from the cache) in {seconds:.1f} s")

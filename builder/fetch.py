@@ -1,0 +1,78 @@
+"""Fetch every source a build needs, in parallel, and record git locks.
+
+Each software's source goes through its kind's fetcher (see `builder.fetchers`). All fetches
+run to the end even when one fails, so a single run reports every missing source at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from builder.cache import write_atomic
+from builder.errors import FetchError
+from builder.fetchers import FETCHERS, FetchContext, FetchedSource, SourceUnavailable
+from builder.graph import Graph
+
+LOCKS_FILE = "source-locks.json"
+
+
+def load_locks(path: Path) -> dict[str, str]:
+    """The recorded git locks ("remote@ref" -> commit); none when the file does not exist."""
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise FetchError(f"cannot read the source locks {path}: {error}",
+                         hint="fix or delete the file; `omnibus fetch` writes it again") from error
+    if not isinstance(document, dict) or not all(isinstance(v, str) for v in document.values()):
+        raise FetchError(f"{path} is not a mapping of 'remote@ref' to commit",
+                         hint="fix or delete the file; `omnibus fetch` writes it again")
+    return document
+
+
+def save_locks(path: Path, locks: Mapping[str, str]) -> None:
+    write_atomic(path, (json.dumps(dict(sorted(locks.items())), indent=2) + "\n").encode())
+
+
+class FetchFailed(FetchError):
+    def __init__(self, failures: Mapping[str, FetchError], total: int) -> None:
+        offline = all(isinstance(e, SourceUnavailable) and e.offline for e in failures.values())
+        if offline:
+            names = ", ".join(sorted(failures))
+            message = (f"{len(failures)} of {total} sources are missing from the download "
+                       f"cache (--offline): {names}")
+            hint = "run `omnibus fetch` without --offline where a mirror is reachable"
+        else:
+            parts = [failures[name].message for name in sorted(failures)]
+            message = f"{len(failures)} of {total} sources could not be fetched:\n" + "\n".join(
+                f"  {part}" for part in parts)
+            hint = next((e.hint for e in failures.values() if e.hint), None)
+        super().__init__(message, hint)
+        self.failures = dict(failures)
+
+
+def fetch_sources(graph: Graph, context: FetchContext, jobs: int = 4,
+                  locks_path: Path | None = None) -> dict[str, FetchedSource]:
+    """Fetch the sources of every software in `graph`; write new git locks to `locks_path`."""
+    wanted = [graph.software[name] for name in graph.order if graph.software[name].source]
+    results: dict[str, FetchedSource] = {}
+    failures: dict[str, FetchError] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {item.name: pool.submit(FETCHERS[item.source.kind], item, context)
+                   for item in wanted}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except FetchError as error:
+                failures[name] = error
+    new_locks = dict(context.locks)
+    new_locks.update(result.lock for result in results.values() if result.lock)
+    if locks_path is not None and new_locks != dict(context.locks):
+        save_locks(locks_path, new_locks)
+    if failures:
+        raise FetchFailed(failures, len(wanted))
+    return results

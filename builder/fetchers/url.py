@@ -1,0 +1,105 @@
+"""`url` sources: a file pinned by checksum, from the download cache or the mirror chain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from builder import apt
+from builder.downloads import Checksum, DownloadCache, copy_into, http_download
+from builder.errors import FetchError
+from builder.fetchers.base import FetchContext, FetchedSource, SourceUnavailable
+from builder.mirrors import Mirror
+from builder.model import DebianOrig, Software, UrlSource
+
+Obtain = Callable[[Path], None]  # writes the candidate file to the given path
+
+
+def url_filename(url: str) -> str:
+    name = unquote(Path(urlsplit(url).path).name)
+    return name or "source"
+
+
+def _http(context: FetchContext, name: str, url: str) -> Obtain:
+    def obtain(partial: Path) -> None:
+        import requests
+
+        last_report = [0]
+
+        def progress(done: int, total: int | None) -> None:
+            if done - last_report[0] >= 8 << 20:  # a line per 8 MiB is plenty in CI logs
+                last_report[0] = done
+                size = f"/{total >> 20} MiB" if total else " MiB"
+                context.report(name, f"{done >> 20}{size} from {url}", transient=True)
+
+        with requests.Session() as session:
+            http_download(session, url, partial, attempts=context.retries,
+                          timeout=context.timeout, progress=progress)
+    return obtain
+
+
+def _copy(source: Path) -> Obtain:
+    def obtain(partial: Path) -> None:
+        if not source.is_file():
+            raise FetchError("no such file")
+        copy_into(source, partial)
+    return obtain
+
+
+def _debian(orig: DebianOrig) -> Obtain:
+    def obtain(partial: Path) -> None:
+        apt.fetch_orig(orig, partial)
+    return obtain
+
+
+def _attempts(mirror: Mirror, software: Software, source: UrlSource, filename: str,
+              context: FetchContext) -> Iterator[tuple[str, Obtain | None, str]]:
+    """(label, how to obtain or None, why not) for one mirror."""
+    checksum = Checksum.of(source)
+    fields = {"name": software.name, "version": software.version, "filename": filename,
+              "sha256": source.sha256 or "", "sha512": source.sha512 or "",
+              "checksum": checksum.digest}
+    if mirror.kind == "upstream":
+        yield source.url, _http(context, software.name, source.url), ""
+    elif mirror.kind == "http":
+        url = mirror.location.format(**fields)
+        yield url, _http(context, software.name, url), ""
+    elif mirror.kind == "dir":
+        path = Path(mirror.location) / software.name / filename
+        yield str(path), _copy(path), ""
+    elif mirror.kind == "debian":
+        if source.debian is None:
+            yield "debian", None, "the definition names no Debian source package"
+        else:
+            orig = source.debian
+            yield f"debian source {orig.package}={orig.version}", _debian(orig), ""
+
+
+def fetch(software: Software, context: FetchContext) -> FetchedSource:
+    source = software.source
+    assert isinstance(source, UrlSource)
+    checksum = Checksum.of(source)
+    cache = DownloadCache(context.cache_dir / "downloads")
+    cached = cache.lookup(checksum)
+    if cached is not None:
+        return FetchedSource(software.name, "url", cached, checksum.digest, "cache")
+    if context.offline:
+        raise SourceUnavailable(software.name, [], offline=True)
+    filename = url_filename(source.url)
+    tried: list[str] = []
+    for mirror in context.mirrors:
+        for label, obtain, why_not in _attempts(mirror, software, source, filename, context):
+            if obtain is None:
+                tried.append(f"{label}: skipped, {why_not}")
+                continue
+            context.report(software.name, f"fetching {label}")
+            partial = cache.partial_path(checksum, label)
+            try:
+                obtain(partial)
+                stored = cache.store(checksum, filename, partial, software.name, label)
+            except FetchError as error:
+                tried.append(f"{label}: {error.message}")
+                continue
+            return FetchedSource(software.name, "url", stored, checksum.digest, label)
+    raise SourceUnavailable(software.name, tried)

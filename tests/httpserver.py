@@ -1,0 +1,79 @@
+"""A real HTTP server on loopback for fetch tests: serves files, honours Range, can fail."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Behaviour:
+    files: dict[str, bytes] = field(default_factory=dict)
+    drop_first_after: int | None = None  # close the first full response after N bytes
+    ranges: bool = True  # answer Range requests with 206
+    status: int | None = None  # answer every request with this status instead
+    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    behaviour: Behaviour
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        return None
+
+    def do_GET(self) -> None:
+        behaviour = self.behaviour
+        behaviour.requests.append((self.path, self.headers.get("Range")))
+        body = behaviour.files.get(self.path)
+        if behaviour.status is not None or body is None:
+            self.send_error(behaviour.status or 404)
+            return
+        start = 0
+        wanted = self.headers.get("Range")
+        if wanted and behaviour.ranges and wanted.startswith("bytes="):
+            start = int(wanted[6:].split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        payload = body[start:]
+        if behaviour.drop_first_after is not None and start == 0:
+            cut, behaviour.drop_first_after = behaviour.drop_first_after, None
+            self.wfile.write(payload[:cut])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(payload)
+
+
+class LocalServer:
+    def __init__(self, behaviour: Behaviour) -> None:
+        handler = type("Handler", (_Handler,), {"behaviour": behaviour})
+        self.behaviour = behaviour
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> LocalServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def refused_url() -> str:
+    """A loopback URL where nothing listens: connections are refused at once."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
