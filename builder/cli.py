@@ -14,6 +14,7 @@ from pathlib import Path
 
 from builder.aptsources import write_deb_src
 from builder.cache import ArtifactCache
+from builder.cliargs import build_parser
 from builder.console import ProgressPrinter
 from builder.errors import BuilderError, UnknownNameError
 from builder.fetch import LOCKS_FILE, fetch_sources, load_locks
@@ -33,122 +34,6 @@ from builder.report import (
     format_tree,
     plan_document,
 )
-
-DESCRIPTION = """\
-Build GitLab's all-in-one packages from declarative definitions.
-
-Definitions live under a root directory (default: the current directory; or --root DIR):
-software/*.yml, projects/*.yml, platforms/*.yml, templates/, licenses/.
-"""
-
-EPILOG = """\
-examples:
-  omnibus list                                   every software, project and platform
-  omnibus show openssl                           one definition, as loaded
-  omnibus graph gitlab-here --format dot | dot -Tsvg > graph.svg
-  omnibus plan gitlab-here --platform debian-12 --arch amd64
-"""
-
-
-def _common(parser: argparse.ArgumentParser, top: bool = False) -> None:
-    # Given before or after the verb; a verb's parser must not reset what the top level set.
-    default = {"root": None, "debug": False} if top else dict.fromkeys(("root", "debug"),
-                                                                       argparse.SUPPRESS)
-    parser.add_argument("--root", type=Path, default=default["root"],
-                        help="definitions root (default: the current directory)")
-    parser.add_argument("--debug", action="store_true", default=default["debug"],
-                        help="show the traceback of an error")
-
-
-def _target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", help="project name (see 'omnibus list projects')")
-    parser.add_argument("--platform", default="debian-12", help="platform id (default: debian-12)")
-    parser.add_argument("--arch", default="amd64", help="amd64, arm64 or armhf (default: amd64)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="omnibus", description=DESCRIPTION, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _common(parser, top=True)
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-
-    listing = verbs.add_parser("list", help="list software, projects and platforms")
-    listing.add_argument("kind", nargs="?", choices=("software", "projects", "platforms"),
-                         help="only this kind (default: all)")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    _common(listing)
-
-    show = verbs.add_parser("show", help="show one software, project or platform as loaded")
-    show.add_argument("name")
-    show.add_argument("--json", action="store_true", help="machine-readable output")
-    _common(show)
-
-    graph = verbs.add_parser("graph", help="a project's dependency graph")
-    _target(graph)
-    graph.add_argument("--format", choices=("text", "dot"), default="text",
-                       help="text tree (default) or Graphviz dot")
-    _common(graph)
-
-    plan = verbs.add_parser("plan", help="what a build would do: keys, cache hits, and why")
-    _target(plan)
-    plan.add_argument("--json", action="store_true", help="machine-readable output")
-    _cache_options(plan)
-    _common(plan)
-
-    fetch = verbs.add_parser(
-        "fetch", help="fetch and verify every source a project needs",
-        description="Fetch every source of a project into the download cache, verified by "
-        "checksum, trying the mirror chain in order. Git refs are locked to commits.",
-        epilog=MIRRORS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _target(fetch)
-    _cache_options(fetch)
-    fetch.add_argument("--mirror", action="append", metavar="SPEC",
-                       help="add a mirror (repeatable; replaces the default chain)")
-    fetch.add_argument("--mirrors", type=Path, metavar="FILE", help="mirror chain from a file")
-    fetch.add_argument("--offline", action="store_true",
-                       help="use only the download cache; list what is missing")
-    fetch.add_argument("--refresh", action="store_true",
-                       help="re-resolve git branches and tags even when locked")
-    fetch.add_argument("--jobs", type=_positive, default=4, help="parallel fetches (default 4)")
-    _common(fetch)
-
-    debsrc = verbs.add_parser(
-        "setup-deb-src", help="let apt fetch Debian source packages (for the debian mirror)",
-        description="Write deb-src twins of apt's deb entries (same mirrors and keys) to "
-        "/etc/apt/sources.list.d/omnibus-deb-src.sources, then run apt-get update. Needs root.",
-    )
-    debsrc.add_argument("--also", action="append", default=[], metavar="CODENAME",
-                        help="also a newer release's sources, e.g. --also trixie")
-    _common(debsrc)
-    return parser
-
-
-MIRRORS_HELP = """\
-mirrors (tried in order; whoever serves the bytes, the definition's checksum decides):
-  upstream                the URL or git remote in the definition
-  debian                  the .orig tarball of the definition's Debian source package, via apt
-  https://HOST/{name}/{filename}   an HTTP mirror (also {version} {sha256} {sha512} {checksum})
-  dir:/srv/sources        a directory laid out as DIR/NAME/FILENAME
-  git:https://HOST/{name}.git      an alternative git remote
-default chain: upstream, then debian. --mirrors FILE holds `mirrors: [{kind: http, url: ...}]`.
-"""
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _cache_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="cache (default: $OMNIBUS_CACHE_DIR or ROOT/cache)")
-    parser.add_argument("--locks", type=Path, default=None, metavar="FILE",
-                        help="git source locks (default: CACHE_DIR/source-locks.json)")
 
 
 def _root(args: argparse.Namespace) -> Path:
