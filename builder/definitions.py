@@ -36,6 +36,7 @@ SOFTWARE_KEYS = frozenset({
 })
 OVERRIDE_KEYS = frozenset({"build", "env", "patches", "package_excludes"})
 SOURCE_KINDS = ("url", "git", "path")
+#: A file pinned by checksum may live only in Debian's archive (a repacked or native tarball).
 SOURCE_KEYS = {
     "url": frozenset({"url", "sha256", "sha512", "debian"}),
     "git": frozenset({"git", "ref"}),
@@ -134,9 +135,7 @@ def _read_url_source(section: Section) -> UrlSource:
     orig = None
     if debian is not None:
         debian.allow(frozenset({"package", "version"}))
-        orig = DebianOrig(
-            debian.str("package", required=True), debian.str("version", required=True)
-        )
+        orig = DebianOrig(debian.str("package", required=True), debian.str("version"))
     return UrlSource(section.str("url"), **{sums[0]: digest}, debian=orig)
 
 
@@ -145,9 +144,11 @@ def read_source(section: Section) -> Source | None:
     if source is None:
         return None
     kinds = [kind for kind in SOURCE_KINDS if source.has(kind)]
+    if not kinds and source.has("debian"):
+        kinds = ["url"]  # a tarball that only Debian's archive carries
     if len(kinds) != 1:
         raise section.error(
-            "source", "must name exactly one of url, git or path",
+            "source", "must name exactly one of url (or debian), git or path",
             hint="omit 'source' entirely for software with nothing to fetch",
         )
     source.allow(SOURCE_KEYS[kinds[0]])

@@ -68,15 +68,20 @@ class Dependency:
 
 @dataclass(frozen=True)
 class DebianOrig:
-    """A Debian source package whose .orig tarball is byte-identical to the upstream one."""
+    """A Debian source package that carries the source tarball (found by its checksum).
+
+    `version` is the Debian version it was checked against: a hint, tried first.
+    """
 
     package: str
-    version: str
+    version: str | None = None
 
 
 @dataclass(frozen=True)
 class UrlSource:
-    url: str
+    """A file pinned by checksum: at `url` upstream, and/or in a Debian source package."""
+
+    url: str | None
     sha256: str | None = None
     sha512: str | None = None
     debian: DebianOrig | None = None

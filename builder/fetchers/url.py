@@ -16,9 +16,10 @@ from builder.model import DebianOrig, Software, UrlSource
 Obtain = Callable[[Path], None]  # writes the candidate file to the given path
 
 
-def url_filename(url: str) -> str:
-    name = unquote(Path(urlsplit(url).path).name)
-    return name or "source"
+def source_filename(software: Software, source: UrlSource) -> str:
+    """The name the file is cached under (and asked of http and dir mirrors as {filename})."""
+    name = unquote(Path(urlsplit(source.url).path).name) if source.url else ""
+    return name or f"{software.name}-{software.version}.tar"
 
 
 def _http(context: FetchContext, name: str, url: str) -> Obtain:
@@ -47,9 +48,9 @@ def _copy(source: Path) -> Obtain:
     return obtain
 
 
-def _debian(orig: DebianOrig) -> Obtain:
+def _debian(orig: DebianOrig, sha256: str | None) -> Obtain:
     def obtain(partial: Path) -> None:
-        apt.fetch_orig(orig, partial)
+        apt.fetch_orig(orig, sha256, partial)
     return obtain
 
 
@@ -61,7 +62,10 @@ def _attempts(mirror: Mirror, software: Software, source: UrlSource, filename: s
               "sha256": source.sha256 or "", "sha512": source.sha512 or "",
               "checksum": checksum.digest}
     if mirror.kind == "upstream":
-        yield source.url, _http(context, software.name, source.url), ""
+        if source.url is None:
+            yield "upstream", None, "the definition has no upstream URL (Debian-only source)"
+        else:
+            yield source.url, _http(context, software.name, source.url), ""
     elif mirror.kind == "http":
         url = mirror.location.format(**fields)
         yield url, _http(context, software.name, url), ""
@@ -73,7 +77,8 @@ def _attempts(mirror: Mirror, software: Software, source: UrlSource, filename: s
             yield "debian", None, "the definition names no Debian source package"
         else:
             orig = source.debian
-            yield f"debian source {orig.package}={orig.version}", _debian(orig), ""
+            label = f"debian source {orig.package}" + (f" ({orig.version})" if orig.version else "")
+            yield label, _debian(orig, source.sha256), ""
 
 
 def fetch(software: Software, context: FetchContext) -> FetchedSource:
@@ -86,7 +91,7 @@ def fetch(software: Software, context: FetchContext) -> FetchedSource:
         return FetchedSource(software.name, "url", cached, checksum.digest, "cache")
     if context.offline:
         raise SourceUnavailable(software.name, [], offline=True)
-    filename = url_filename(source.url)
+    filename = source_filename(software, source)
     tried: list[str] = []
     for mirror in context.mirrors:
         for label, obtain, why_not in _attempts(mirror, software, source, filename, context):

@@ -198,3 +198,25 @@ def test_path_source(root, tmp_path):
     root.project("demo", ["hello"])
     result = run_fetch(root, tmp_path / "cache", [])["hello"]
     assert result.path == (root.path / "src/hello").resolve() and len(result.locked_version) == 64
+
+
+def test_fetch_command_end_to_end(root, tmp_path):
+    from tests.integration.test_cli_process import omnibus
+
+    define(root)
+    cache = tmp_path / "cache"
+    with LocalServer(Behaviour(files={"/zlib/zlib-1.0.tar.gz": PAYLOAD})) as server:
+        result = omnibus("fetch", "demo", "--root", root.path, "--cache-dir", cache,
+                         "--mirror", server.url + "/{name}/{filename}")
+    assert result.returncode == 0, result.stderr
+    assert "zlib: fetching http://127.0.0.1" in result.stderr
+    assert "1 sources ready (1 fetched, 0 from the cache)" in result.stdout
+    result = omnibus("fetch", "demo", "--root", root.path, "--cache-dir", cache, "--offline")
+    assert result.returncode == 0 and "(0 fetched, 1 from the cache)" in result.stdout
+    result = omnibus("fetch", "demo", "--root", root.path, "--cache-dir", tmp_path / "empty",
+                     "--offline")
+    assert result.returncode == 1
+    assert "1 of 1 sources are missing from the download cache (--offline): zlib" in result.stderr
+    result = omnibus("fetch", "demo", "--root", root.path, "--mirror", "ftp://nope")
+    assert result.returncode == 2 and "'ftp://nope' is not a mirror" in result.stderr
+
