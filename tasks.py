@@ -22,15 +22,17 @@ VENV_BIN = ".venv/bin"
 })
 def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12",
           arch: str = "amd64") -> None:
-    """Resolve, key and plan a project's build (compiling and packaging come in later stages)."""
+    """Resolve, fetch and plan a project's build (compiling and packaging come later)."""
     start = time.monotonic()
     target = f"{project} --platform {platform} --arch {arch}"
     print(f"==> dependency graph of {project} on {platform}/{arch}")
     c.run(f"{VENV_BIN}/omnibus graph {target}")
+    print("\n==> sources (download cache: cache/downloads)")
+    c.run(f"{VENV_BIN}/omnibus fetch {target}")
     print(f"\n==> build plan of {project} on {platform}/{arch}")
     c.run(f"{VENV_BIN}/omnibus plan {target}")
-    print(f"\n==> done in {time.monotonic() - start:.1f} s. This stage of the project stops at the "
-          "plan: fetching, compiling and packaging are not implemented yet (see README.md).")
+    print(f"\n==> done in {time.monotonic() - start:.1f} s. The engine stops after fetching and "
+          "planning today: compiling and packaging are not implemented yet (see README.md).")
 
 
 @task
