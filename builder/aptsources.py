@@ -94,6 +94,19 @@ def deb_src_stanzas(entries: Iterable[Entry], codename: str, extra: Iterable[str
     return "\n\n".join(stanzas) + ("\n" if stanzas else "")
 
 
+def deb_stanzas_for(entries: Iterable[Entry], codename: str, target: str) -> str:
+    """apt's deb entries as deb822 stanzas for release `target` (for a bootstrapped image)."""
+    stanzas = []
+    for entry in (e for e in entries if "deb" in e.types):
+        suites = list(dict.fromkeys(_renamed(s, codename, target) for s in entry.suites))
+        lines = ["Types: deb", f"URIs: {' '.join(entry.uris)}", f"Suites: {' '.join(suites)}",
+                 f"Components: {' '.join(entry.components)}"]
+        if entry.signed_by:
+            lines.append(f"Signed-By: {entry.signed_by}")
+        stanzas.append("\n".join(lines))
+    return "\n\n".join(stanzas) + "\n"
+
+
 def host_codename(etc: Path = Path("/etc")) -> str:
     for line in (etc / "os-release").read_text().splitlines():
         if line.startswith("VERSION_CODENAME="):

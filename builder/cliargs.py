@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 DESCRIPTION = """\
@@ -83,15 +84,39 @@ def _add_build_verbs(verbs: argparse._SubParsersAction) -> None:
     )
     _target(fetch)
     _cache_options(fetch)
-    fetch.add_argument("--mirror", action="append", metavar="SPEC",
-                       help="add a mirror (repeatable; replaces the default chain)")
-    fetch.add_argument("--mirrors", type=Path, metavar="FILE", help="mirror chain from a file")
-    fetch.add_argument("--offline", action="store_true",
-                       help="use only the download cache; list what is missing")
-    fetch.add_argument("--refresh", action="store_true",
-                       help="re-resolve git branches and tags even when locked")
+    _fetch_options(fetch)
     fetch.add_argument("--jobs", type=_positive, default=4, help="parallel fetches (default 4)")
     _common(fetch)
+
+    build = verbs.add_parser(
+        "build", help="fetch and build a project's software, in parallel, with a cache",
+        description="Fetch every source, then build every software whose artifact is not "
+        "cached, each in a fresh builder container that sees only its dependencies.",
+        epilog=MIRRORS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _target(build)
+    _cache_options(build)
+    _fetch_options(build)
+    build.add_argument("--jobs", type=_positive, default=os.cpu_count() or 2,
+                       help="CPU budget: parallel builds and make -j (default: all CPUs)")
+    build.add_argument("--runner", choices=("docker", "host"), default="docker",
+                       help="docker (default), or host inside an existing builder image")
+    build.add_argument("--force", action="append", default=[], metavar="NAME",
+                       help="rebuild NAME and its dependents even if cached (repeatable)")
+    _common(build)
+
+    image = verbs.add_parser("image", help="builder images (one per platform and arch)")
+    image_verbs = image.add_subparsers(dest="image_verb", metavar="ACTION", required=True)
+    image_build = image_verbs.add_parser(
+        "build", help="make the builder image of a platform and arch (if its inputs changed)",
+        description="Make the builder image from Dockerfile.builder and the platform's data. "
+        "Debian-family platforms bootstrap their base image locally with mmdebstrap; others "
+        "pull it from a registry. The tag carries a digest of the inputs.",
+    )
+    image_build.add_argument("--platform", default="debian-12", help="platform id")
+    image_build.add_argument("--arch", default="amd64", help="amd64, arm64 or armhf")
+    _common(image_build)
+    _common(image)
 
     debsrc = verbs.add_parser(
         "setup-deb-src", help="let apt fetch Debian source packages (for the debian mirror)",
@@ -119,6 +144,16 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _fetch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mirror", action="append", metavar="SPEC",
+                        help="add a mirror (repeatable; replaces the default chain)")
+    parser.add_argument("--mirrors", type=Path, metavar="FILE", help="mirror chain from a file")
+    parser.add_argument("--offline", action="store_true",
+                        help="use only the download cache; list what is missing")
+    parser.add_argument("--refresh", action="store_true",
+                        help="re-resolve git branches and tags even when locked")
 
 
 def _cache_options(parser: argparse.ArgumentParser) -> None:

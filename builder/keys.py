@@ -30,8 +30,8 @@ KEY_FORMAT = 1
 BUILD_FIELDS = ("name", "version", "license_files", "patches", "templates", "env", "build")
 #: Platform fields that shape the artifact; packaging-only facts (compression, allowed libs,
 #: glibc, editions) are left out so changing them rebuilds nothing.
-PLATFORM_FIELDS = ("id", "family", "distro", "version", "base_image", "build_packages",
-                   "cflags", "ldflags")
+PLATFORM_FIELDS = ("id", "family", "distro", "version", "base_image", "bootstrap_suite",
+                   "package_install", "build_packages", "cflags", "ldflags")
 
 
 def sha256_json(document: Any) -> str:
@@ -98,7 +98,7 @@ def platform_inputs(platform: Platform, arch: str) -> str:
 
 def key_inputs(
     software: Software, root: Path, platform_digest: str, install_dir: str,
-    dependency_keys: Mapping[str, str], locks: Mapping[str, str],
+    dependency_keys: Mapping[str, str], locks: Mapping[str, str], builder: str | None = None,
 ) -> dict[str, Any]:
     definition = {name: plain(getattr(software, name)) for name in BUILD_FIELDS}
     patches = [root / PATCHES_DIR / software.name / p for p in software.patches]
@@ -111,9 +111,16 @@ def key_inputs(
         "patches": _files_digest(patches),
         "templates": _files_digest(templates),
         "platform": platform_digest,
+        "builder": builder,
         "install_dir": install_dir,
         "dependencies": dict(sorted(dependency_keys.items())),
     }
+
+
+def builder_digest(root: Path) -> str | None:
+    """The builder image's recipe: changing Dockerfile.builder rebuilds everything."""
+    recipe = root / "Dockerfile.builder"
+    return sha256_file(recipe) if recipe.is_file() else None
 
 
 def compute_keys(
@@ -124,12 +131,13 @@ def compute_keys(
     `locks` maps "remote@ref" to the commit `omnibus fetch` resolved the ref to.
     """
     platform_digest = platform_inputs(graph.platform, graph.arch)
+    builder = builder_digest(root)
     records: dict[str, KeyRecord] = {}
     for name in graph.order:
         dependency_keys = {dep: records[dep].key for dep in graph.edges[name]}
         inputs = key_inputs(
             graph.software[name], root, platform_digest, graph.project.install_dir,
-            dependency_keys, locks or {},
+            dependency_keys, locks or {}, builder,
         )
         records[name] = KeyRecord(name, sha256_json(inputs), inputs)
     return records

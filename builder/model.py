@@ -228,6 +228,7 @@ class Platform:
     glibc: str = ""
     editions: tuple[str, ...] = EDITIONS
     arches: Mapping[str, ArchSpec] = field(default_factory=frozen_map)
+    package_install: str = ""
     build_packages: tuple[str, ...] = ()
     cflags: str = ""
     ldflags: str = ""

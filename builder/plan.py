@@ -16,6 +16,7 @@ _OTHER_CHANGES = (
     ("patches", "patches changed"),
     ("templates", "templates changed"),
     ("platform", "platform facts changed"),
+    ("builder", "builder image recipe changed"),
     ("install_dir", "install dir changed"),
     ("format", "the engine's key format changed"),
 )

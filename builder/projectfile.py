@@ -30,7 +30,7 @@ PROJECT_KEYS = frozenset({
 PLATFORM_KEYS = frozenset({
     "family", "distro", "version", "codename", "base_image", "bootstrap_suite",
     "package_format", "compression", "dist_tag", "glibc", "editions", "arches",
-    "build_packages", "cflags", "ldflags", "allowed_libs",
+    "package_install", "build_packages", "cflags", "ldflags", "allowed_libs",
 })
 ARCH_KEYS = frozenset({"package_arch", "docker_platform", "gnu_triplet", "cflags"})
 COMPRESSION_LEVELS = {"xz": range(0, 10), "zstd": range(1, 23), "gzip": range(1, 10)}
@@ -141,6 +141,14 @@ def _read_allowed_libs(section: Section) -> tuple[str, ...]:
     return patterns
 
 
+def _read_package_install(section: Section) -> str:
+    command = section.str("package_install", required=True)
+    if "{packages}" not in command:
+        raise section.error("package_install", "must contain {packages}",
+                            hint="e.g. \"dnf install -y {packages}\"")
+    return command
+
+
 def parse_platform(file: Path, data: Any) -> Platform:
     section = Section(file, data)
     section.allow(PLATFORM_KEYS)
@@ -159,6 +167,7 @@ def parse_platform(file: Path, data: Any) -> Platform:
         glibc=section.str("glibc", required=True),
         editions=_read_editions(section),
         arches=frozen_map(_read_arches(section)),
+        package_install=_read_package_install(section),
         build_packages=section.str_list("build_packages"),
         cflags=section.str("cflags", default=""),
         ldflags=section.str("ldflags", default=""),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from builder.build import BuildOutcome
 from builder.fetchers import FetchedSource
 from builder.graph import Graph
 from builder.model import Catalog, Platform, Project, Software, plain
@@ -141,3 +142,21 @@ def format_fetch(results: Mapping[str, FetchedSource], seconds: float) -> str:
     return (table(("SOFTWARE", "KIND", "LOCKED", "FROM"), rows)
             + f"\n{len(results)} sources ready ({fetched} fetched, "
             f"{len(results) - fetched} from the cache) in {seconds:.1f} s")
+
+
+def format_failure(outcome: BuildOutcome) -> str:
+    lines = [f"--- {outcome.name} failed: {outcome.detail}", f"    log: {outcome.log}"]
+    if outcome.tail:
+        lines.append(f"    last {len(outcome.tail)} lines:")
+        lines += [f"    | {line}" for line in outcome.tail]
+    return "\n".join(lines)
+
+
+def format_build(outcomes: Sequence[BuildOutcome], seconds: float) -> str:
+    rows = [(o.name, o.status, f"{o.seconds:.1f}" if o.status == "built" else "-",
+             o.detail if o.status != "failed" else "see above") for o in outcomes]
+    counts = {status: sum(o.status == status for o in outcomes)
+              for status in ("built", "cached", "failed", "skipped")}
+    tally = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    return (table(("SOFTWARE", "RESULT", "SECONDS", "NOTE"), rows)
+            + f"\n{len(outcomes)} software: {tally}; {seconds:.1f} s in all")

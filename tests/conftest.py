@@ -21,6 +21,7 @@ editions: [ce, ee, fips]
 arches:
   amd64: {{package_arch: amd64, docker_platform: linux/amd64, gnu_triplet: x86_64-linux-gnu}}
   arm64: {{package_arch: arm64, docker_platform: linux/arm64, gnu_triplet: aarch64-linux-gnu}}
+package_install: "apt-get install -y {{packages}}"
 cflags: "-O2"
 """
 

@@ -1,0 +1,98 @@
+"""Building a project's graph in parallel, within a CPU budget.
+
+A software starts as soon as everything it depends on is built or cached. At most `jobs`
+builds run at once, and each gets `make -j` of the CPUs not taken by the others when it
+starts. A failure does not stop the builds already running; what depends on the failed
+software is skipped, and a re-run resumes from every artifact that was stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from builder.build import BuildOutcome, BuildSettings, build_one
+from builder.cache import ArtifactCache
+from builder.fetchers import FetchedSource
+from builder.fetchers.base import Report
+from builder.graph import Graph
+from builder.keys import KeyRecord
+
+
+def forced_set(graph: Graph, names: frozenset[str]) -> frozenset[str]:
+    """`--force NAME` rebuilds NAME and everything that depends on it."""
+    forced = set(names)
+    for name in names:
+        forced |= graph.dependents(name)
+    return frozenset(forced)
+
+
+class _Run:
+    def __init__(self, graph: Graph, keys: Mapping[str, KeyRecord], image: str,
+                 settings: BuildSettings, fetched: Mapping[str, FetchedSource],
+                 report: Report) -> None:
+        self.graph, self.keys, self.image = graph, keys, image
+        self.settings, self.fetched, self.report = settings, fetched, report
+        self.outcomes: dict[str, BuildOutcome] = {}
+        self.running: dict[Future[BuildOutcome], str] = {}
+        self.cache = ArtifactCache(settings.cache_dir)
+
+    def ready(self) -> list[str]:
+        return [name for name in self.graph.order
+                if name not in self.outcomes and name not in self.running.values()
+                and all(self.outcomes.get(d, BuildOutcome(d, "")).status in ("built", "cached")
+                        for d in self.graph.edges[name])]
+
+    def blocked(self) -> None:
+        """Mark as skipped what depends on a failure, directly or not."""
+        changed = True
+        while changed:
+            changed = False
+            for name in self.graph.order:
+                if name in self.outcomes:
+                    continue
+                bad = [d for d in self.graph.edges[name]
+                       if self.outcomes.get(d, BuildOutcome(d, "")).status in ("failed",
+                                                                                  "skipped")]
+                if bad:
+                    self.outcomes[name] = BuildOutcome(name, "skipped",
+                                                       detail=f"{bad[0]} did not build")
+                    changed = True
+
+    def start(self, pool: ThreadPoolExecutor, name: str) -> None:
+        if self.cache.has(self.keys[name].key) and name not in self.settings.force:
+            self.outcomes[name] = BuildOutcome(name, "cached")
+            return
+        make_jobs = max(1, self.settings.jobs - len(self.running))
+        self.report(name, f"building (make -j{make_jobs})")
+        future = pool.submit(build_one, self.graph, self.keys, name, self.image, self.settings,
+                             self.fetched.get(name), make_jobs)
+        self.running[future] = name
+
+    def finish(self, future: Future[BuildOutcome]) -> None:
+        name = self.running.pop(future)
+        outcome = future.result()
+        self.outcomes[name] = outcome
+        if outcome.status == "built":
+            self.report(name, f"built in {outcome.seconds:.1f} s")
+        elif outcome.status == "failed":
+            self.report(name, f"FAILED: {outcome.detail}")
+
+
+def build_graph(graph: Graph, keys: Mapping[str, KeyRecord], image: str,
+                settings: BuildSettings, fetched: Mapping[str, FetchedSource],
+                report: Report) -> list[BuildOutcome]:
+    run = _Run(graph, keys, image, settings, fetched, report)
+    with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+        while len(run.outcomes) < len(graph.order):
+            for name in run.ready():
+                if len(run.running) >= settings.jobs:
+                    break
+                run.start(pool, name)
+            run.blocked()
+            if not run.running:
+                continue
+            done, _ = wait(list(run.running), return_when=FIRST_COMPLETED)
+            for future in done:
+                run.finish(future)
+    return [run.outcomes[name] for name in graph.order]

@@ -1,0 +1,174 @@
+"""Builds in real builder containers: isolation, caching, failures, interruption.
+
+Small C programs from `path` sources keep these fast; the builder image is the real
+debian-12 one (made once per machine, as `./dev build` makes it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, Root
+
+pytestmark = pytest.mark.integration
+OMNIBUS = Path(sys.executable).parent / "omnibus"
+
+GREET_C = 'const char *greet(void) { return "hello from libgreet"; }\n'
+GREET_H = "const char *greet(void);\n"
+GREET_MAKE = """\
+libgreet.so: greet.c
+\t$(CC) $(CFLAGS) -fPIC -shared -o $@ greet.c $(LDFLAGS)
+install: libgreet.so
+\tmkdir -p $(PREFIX)/lib $(PREFIX)/include
+\tcp libgreet.so $(PREFIX)/lib/ && cp greet.h $(PREFIX)/include/
+"""
+HELLO_C = '#include <stdio.h>\n#include <greet.h>\nint main(void) { puts(greet()); return 0; }\n'
+HELLO_MAKE = """\
+hello: main.c
+\t$(CC) $(CFLAGS) -o hello main.c $(LDFLAGS) -lgreet
+install: hello
+\tmkdir -p $(PREFIX)/bin && cp hello $(PREFIX)/bin/
+"""
+
+
+def toy_root(path: Path) -> Root:
+    """A root with the real debian-12 platform and builder recipe, and two toy programs."""
+    root = Root(path)
+    shutil.copy(REPO / "platforms" / "debian-12.yml", root.path / "platforms" / "debian-12.yml")
+    shutil.copy(REPO / "Dockerfile.builder", root.path / "Dockerfile.builder")
+    for name, content in {"greet.c": GREET_C, "greet.h": GREET_H, "Makefile": GREET_MAKE}.items():
+        root.write(f"src/libgreet/{name}", content)
+    for name, content in {"main.c": HELLO_C, "Makefile": HELLO_MAKE}.items():
+        root.write(f"src/hello/{name}", content)
+    steps = "build:\n  - make PREFIX={{ prefix }}\n  - make install PREFIX={{ prefix }}\n"
+    root.write("software/libgreet.yml", f'name: libgreet\nversion: "1.0"\nlicense: MIT\n'
+                                        f"source: {{path: src/libgreet}}\n{steps}")
+    root.write("software/hello.yml", f'name: hello\nversion: "1.0"\nlicense: MIT\n'
+                                     f"source: {{path: src/hello}}\ndependencies: [libgreet]\n"
+                                     f"{steps}")
+    root.project("demo", ["hello"])
+    return root
+
+
+def omnibus(root: Root, cache: Path, *args: str, timeout: float = 1800):
+    return subprocess.run([str(OMNIBUS), *args, "--root", str(root.path), "--cache-dir",
+                           str(cache), "--mirror", "upstream"], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def build(root: Root, cache: Path, project: str = "demo", *extra: str):
+    return omnibus(root, cache, "build", project, "--platform", "debian-12", "--arch", "amd64",
+                   *extra)
+
+
+def sidecars(cache: Path) -> dict[str, dict]:
+    found = {}
+    for path in (cache / "artifacts").glob("*.json"):
+        document = json.loads(path.read_text())
+        found[document["name"]] = document
+    return found
+
+
+@pytest.fixture
+def toy(tmp_path) -> Root:
+    return toy_root(tmp_path / "defs")
+
+
+def test_build_is_isolated_cached_and_incremental(toy, tmp_path):
+    cache = tmp_path / "cache"
+    first = build(toy, cache)
+    assert first.returncode == 0, first.stderr + first.stdout
+    built = sidecars(cache)
+    assert sorted(built) == ["hello", "libgreet"]
+    # Each artifact holds exactly what its own build added under the install dir.
+    assert {f["path"] for f in built["hello"]["files"]} == {"embedded", "embedded/bin",
+                                                            "embedded/bin/hello"}
+    assert "embedded/lib/libgreet.so" in {f["path"] for f in built["libgreet"]["files"]}
+    assert "2 software: 2 built" in first.stdout
+
+    started = time.monotonic()
+    again = build(toy, cache)
+    assert again.returncode == 0 and "2 software: 2 cached" in again.stdout
+    assert time.monotonic() - started < 30
+
+    toy.write("src/libgreet/greet.c", GREET_C.replace("hello from", "hi from"))
+    third = build(toy, cache)
+    assert third.returncode == 0 and "2 software: 2 built" in third.stdout
+    toy.write("src/hello/main.c", HELLO_C.replace("return 0", "return 0 "))
+    fourth = build(toy, cache)
+    assert "2 software: 1 built, 1 cached" in fourth.stdout
+
+
+def test_built_program_runs_with_its_rpath(toy, tmp_path):
+    cache = tmp_path / "cache"
+    assert build(toy, cache).returncode == 0
+    unpacked = {d["name"]: cache / "unpacked" / d["key"] for d in sidecars(cache).values()}
+    prefix = tmp_path / "opt-gitlab"
+    for tree in unpacked.values():
+        shutil.copytree(tree, prefix, dirs_exist_ok=True, symlinks=True)
+    readelf = subprocess.run(["readelf", "-d", str(prefix / "embedded/bin/hello")],
+                             capture_output=True, text=True).stdout
+    assert "/opt/gitlab/embedded/lib" in readelf
+    run = subprocess.run([str(prefix / "embedded/bin/hello")], capture_output=True, text=True,
+                         env={"LD_LIBRARY_PATH": str(prefix / "embedded/lib")})
+    assert run.stdout.strip() == "hello from libgreet"
+
+
+def test_undeclared_dependency_fails_its_build(toy, tmp_path):
+    toy.write("software/hello.yml", (toy.path / "software/hello.yml").read_text()
+              .replace("dependencies: [libgreet]\n", ""))
+    toy.project("demo", ["hello", "libgreet"])
+    result = build(toy, tmp_path / "cache")
+    assert result.returncode == 1
+    assert "hello failed: exit code 2 in step 1/2: make PREFIX=/opt/gitlab/embedded" in (
+        result.stderr)
+    assert "greet.h: No such file or directory" in result.stderr
+    assert "1 of 2 software failed to build: hello" in result.stderr
+
+
+def test_deleting_a_dependency_file_is_refused(toy, tmp_path):
+    toy.write("software/hello.yml", (toy.path / "software/hello.yml").read_text()
+              + "  - rm {{ prefix }}/include/greet.h\n")
+    result = build(toy, tmp_path / "cache")
+    assert result.returncode == 1
+    assert "deleted its dependencies' files: embedded/include/greet.h" in result.stderr
+
+
+def test_killed_build_resumes_and_gives_the_same_artifacts(toy, tmp_path):
+    toy.write("software/hello.yml", (toy.path / "software/hello.yml").read_text()
+              .replace("build:\n", "build:\n  - sleep 20\n"))
+    killed_cache, clean_cache = tmp_path / "killed", tmp_path / "clean"
+    command = [str(OMNIBUS), "build", "demo", "--root", str(toy.path), "--cache-dir",
+               str(killed_cache), "--mirror", "upstream"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while not list((killed_cache / "work").glob("*/hello-*")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)  # hello's build is running its sleep
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not any(d["name"] == "hello" for d in sidecars(killed_cache).values())
+    resumed = build(toy, killed_cache)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "1 built, 1 cached" in resumed.stdout
+    assert build(toy, clean_cache).returncode == 0
+
+    def digests(cache):
+        return {d["name"]: hashlib.sha256((cache / "artifacts" / f"{d['key']}.tar.zst")
+                                          .read_bytes()).hexdigest()
+                for d in sidecars(cache).values()}
+    assert digests(killed_cache) == digests(clean_cache)
+    leftovers = subprocess.run(["docker", "ps", "-q", "--filter", "label=omnibus.build-pid"],
+                               capture_output=True, text=True).stdout.split()
+    assert leftovers == []
+    assert not list((killed_cache / "work").glob("*/*"))
