@@ -1,6 +1,6 @@
 """Release workflows as invoke tasks. Run them through ./dev, which sets up the environment.
 
-  ./dev build      the default project for debian-12/amd64, as far as the engine goes today
+  ./dev build      the default project for debian-12/amd64: plan, fetch, build
   ./dev test       lint, unit tests and integration tests (what CI runs)
   ./dev bench      the benchmarks under bench/
 """
@@ -22,17 +22,15 @@ VENV_BIN = ".venv/bin"
 })
 def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12",
           arch: str = "amd64") -> None:
-    """Resolve, fetch and plan a project's build (compiling and packaging come later)."""
+    """Plan, fetch and build a project's software (packaging comes in a later stage)."""
     start = time.monotonic()
     target = f"{project} --platform {platform} --arch {arch}"
-    print(f"==> dependency graph of {project} on {platform}/{arch}")
-    c.run(f"{VENV_BIN}/omnibus graph {target}")
-    print("\n==> sources (download cache: cache/downloads)")
-    c.run(f"{VENV_BIN}/omnibus fetch {target}")
-    print(f"\n==> build plan of {project} on {platform}/{arch}")
+    print(f"==> build plan of {project} on {platform}/{arch}")
     c.run(f"{VENV_BIN}/omnibus plan {target}")
-    print(f"\n==> done in {time.monotonic() - start:.1f} s. The engine stops after fetching and "
-          "planning today: compiling and packaging are not implemented yet (see README.md).")
+    print("\n==> fetch and build (logs: cache/logs/, artifacts: cache/artifacts/)")
+    c.run(f"{VENV_BIN}/omnibus build {target}")
+    print(f"\n==> done in {time.monotonic() - start:.0f} s. Every software's artifact is in "
+          "cache/artifacts/; packaging them as .deb/.rpm is not implemented yet (README.md).")
 
 
 @task
@@ -53,3 +51,6 @@ def test(c: Context, unit_only: bool = False) -> None:
 def bench(c: Context) -> None:
     """Run the benchmarks; copy their tables into BENCHMARKS.md."""
     c.run(f"{VENV_BIN}/python bench/plan_speed.py")
+    c.run(f"{VENV_BIN}/python bench/incremental.py")
+    c.run(f"{VENV_BIN}/python bench/build_speed.py")
+    c.run(f"{VENV_BIN}/python bench/multiarch.py")

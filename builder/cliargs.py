@@ -88,6 +88,11 @@ def _add_build_verbs(verbs: argparse._SubParsersAction) -> None:
     fetch.add_argument("--jobs", type=_positive, default=4, help="parallel fetches (default 4)")
     _common(fetch)
 
+    _add_build_verb(verbs)
+    _add_host_verbs(verbs)
+
+
+def _add_build_verb(verbs: argparse._SubParsersAction) -> None:
     build = verbs.add_parser(
         "build", help="fetch and build a project's software, in parallel, with a cache",
         description="Fetch every source, then build every software whose artifact is not "
@@ -105,6 +110,8 @@ def _add_build_verbs(verbs: argparse._SubParsersAction) -> None:
                        help="rebuild NAME and its dependents even if cached (repeatable)")
     _common(build)
 
+
+def _add_host_verbs(verbs: argparse._SubParsersAction) -> None:
     image = verbs.add_parser("image", help="builder images (one per platform and arch)")
     image_verbs = image.add_subparsers(dest="image_verb", metavar="ACTION", required=True)
     image_build = image_verbs.add_parser(

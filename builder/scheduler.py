@@ -8,7 +8,7 @@ software is skipped, and a re-run resumes from every artifact that was stored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from builder.build import BuildOutcome, BuildSettings, build_one
@@ -27,10 +27,14 @@ def forced_set(graph: Graph, names: frozenset[str]) -> frozenset[str]:
     return frozenset(forced)
 
 
+Builder = Callable[..., BuildOutcome]
+
+
 class _Run:
     def __init__(self, graph: Graph, keys: Mapping[str, KeyRecord], image: str,
                  settings: BuildSettings, fetched: Mapping[str, FetchedSource],
-                 report: Report) -> None:
+                 report: Report, build: Builder) -> None:
+        self.build = build
         self.graph, self.keys, self.image = graph, keys, image
         self.settings, self.fetched, self.report = settings, fetched, report
         self.outcomes: dict[str, BuildOutcome] = {}
@@ -65,7 +69,7 @@ class _Run:
             return
         make_jobs = max(1, self.settings.jobs - len(self.running))
         self.report(name, f"building (make -j{make_jobs})")
-        future = pool.submit(build_one, self.graph, self.keys, name, self.image, self.settings,
+        future = pool.submit(self.build, self.graph, self.keys, name, self.image, self.settings,
                              self.fetched.get(name), make_jobs)
         self.running[future] = name
 
@@ -81,8 +85,9 @@ class _Run:
 
 def build_graph(graph: Graph, keys: Mapping[str, KeyRecord], image: str,
                 settings: BuildSettings, fetched: Mapping[str, FetchedSource],
-                report: Report) -> list[BuildOutcome]:
-    run = _Run(graph, keys, image, settings, fetched, report)
+                report: Report, build: Builder = build_one) -> list[BuildOutcome]:
+    """Build every software of `graph` not cached; `build` builds one (see build.build_one)."""
+    run = _Run(graph, keys, image, settings, fetched, report, build)
     with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
         while len(run.outcomes) < len(graph.order):
             for name in run.ready():

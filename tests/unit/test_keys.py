@@ -109,3 +109,13 @@ def test_packaging_only_platform_facts_do_not_count(root):
     assert keys_of(root)[0] == before
     path.write_text(path.read_text().replace('cflags: "-O2"', 'cflags: "-O3"'))
     assert set(keys_of(root)[0].values()).isdisjoint(before.values())
+
+
+def test_builder_recipe_counts(root):
+    build_chain(root)
+    before, _ = keys_of(root)
+    root.write("Dockerfile.builder", "FROM x\n")
+    first, _ = keys_of(root)
+    assert set(first.values()).isdisjoint(before.values())
+    root.write("Dockerfile.builder", "FROM y\n")
+    assert set(keys_of(root)[0].values()).isdisjoint(first.values())
