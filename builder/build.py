@@ -7,6 +7,7 @@ its artifact is exactly what its build added or changed.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import shutil
@@ -23,6 +24,7 @@ from builder.fetchers import FetchedSource
 from builder.graph import Graph
 from builder.keys import KeyRecord
 from builder.prefix import PrefixMount, whiteouts
+from builder.remote import RemoteCache
 from builder.runners import CONTAINER_SOURCE, RUNNERS, BuildJob
 from builder.workspace import prepare
 
@@ -40,6 +42,7 @@ class BuildSettings:
     runner: str = "docker"
     force: frozenset[str] = frozenset()
     epoch: int = DEFAULT_EPOCH
+    remote: RemoteCache | None = None
 
 
 @dataclass(frozen=True)
@@ -144,10 +147,20 @@ def build_one(graph: Graph, keys: Mapping[str, KeyRecord], name: str, image: str
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with lock_file.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if cache.has(keys[name].key) and name not in settings.force:
-            return BuildOutcome(name, "cached")
+        key = keys[name].key
+        if name not in settings.force:
+            if cache.has(key):
+                return BuildOutcome(name, "cached")
+            if settings.remote and settings.remote.download(key, cache):
+                cache.write_record(graph.platform.id, graph.arch, keys[name])
+                return BuildOutcome(name, "cached", detail="from the remote cache")
         try:
-            return _run(graph, keys, name, image, settings, fetched, make_jobs)
+            outcome = _run(graph, keys, name, image, settings, fetched, make_jobs)
         except BuilderError as error:
             log = log_path(settings.cache_dir, graph, name)
             return BuildOutcome(name, "failed", 0.0, log, error.message)
+        if outcome.status == "built" and settings.remote:
+            problem = settings.remote.upload(key, cache)
+            if problem:
+                return dataclasses.replace(outcome, detail=f"not shared: {problem}")
+        return outcome

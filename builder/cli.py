@@ -28,6 +28,7 @@ from builder.mirrors import mirror_chain
 from builder.model import Catalog, Platform
 from builder.plan import make_plan
 from builder.prefix import release_stale
+from builder.remote import RemoteCache
 from builder.report import (
     describe,
     format_build,
@@ -93,11 +94,18 @@ def _locks_path(catalog: Catalog, args: argparse.Namespace) -> Path:
     return args.locks or _cache_dir(catalog, args) / LOCKS_FILE
 
 
+def _remote(args: argparse.Namespace) -> RemoteCache | None:
+    url = getattr(args, "remote_cache", None)
+    if url and not url.startswith(("http://", "https://")):
+        raise UsageError(f"--remote-cache '{url}' must be an http:// or https:// URL")
+    return RemoteCache(url) if url else None
+
+
 def run_plan(catalog: Catalog, args: argparse.Namespace) -> str:
     graph = _graph(catalog, args)
     locks = load_locks(_locks_path(catalog, args))
     keys = compute_keys(graph, catalog.root, locks)
-    entries = make_plan(graph, keys, ArtifactCache(_cache_dir(catalog, args)))
+    entries = make_plan(graph, keys, ArtifactCache(_cache_dir(catalog, args)), _remote(args))
     if args.json:
         return json.dumps(plan_document(graph, entries), indent=2)
     return format_plan(graph, entries)
@@ -131,7 +139,8 @@ def run_build(catalog: Catalog, args: argparse.Namespace) -> str:
     keys = compute_keys(graph, catalog.root, load_locks(_locks_path(catalog, args)))
     settings = BuildSettings(root=catalog.root, cache_dir=_cache_dir(catalog, args).resolve(),
                              jobs=args.jobs, runner=args.runner,
-                             force=forced_set(graph, frozenset(args.force)))
+                             force=forced_set(graph, frozenset(args.force)),
+                             remote=_remote(args))
     unknown = set(args.force) - set(graph.software)
     if unknown:
         raise UsageError(f"--force names software not in this build: {', '.join(sorted(unknown))}")

@@ -168,3 +168,7 @@ def _cache_options(parser: argparse.ArgumentParser) -> None:
                         help="cache (default: $OMNIBUS_CACHE_DIR or ROOT/cache)")
     parser.add_argument("--locks", type=Path, default=None, metavar="FILE",
                         help="git source locks (default: CACHE_DIR/source-locks.json)")
+    parser.add_argument("--remote-cache", metavar="URL",
+                        default=os.environ.get("OMNIBUS_REMOTE_CACHE") or None,
+                        help="shared artifact cache over HTTP GET/HEAD/PUT "
+                        "(default: $OMNIBUS_REMOTE_CACHE)")

@@ -9,6 +9,7 @@ from typing import Any
 from builder.cache import ArtifactCache
 from builder.graph import Graph
 from builder.keys import KeyRecord
+from builder.remote import RemoteCache
 
 #: Key inputs besides version and definition, with how a change to each is reported.
 _OTHER_CHANGES = (
@@ -56,7 +57,8 @@ def explain(previous: Mapping[str, Any] | None, current: Mapping[str, Any], wher
 
 
 def make_plan(
-    graph: Graph, keys: Mapping[str, KeyRecord], cache: ArtifactCache
+    graph: Graph, keys: Mapping[str, KeyRecord], cache: ArtifactCache,
+    remote: RemoteCache | None = None,
 ) -> tuple[PlanEntry, ...]:
     where = f"{graph.platform.id}/{graph.arch}"
     entries = []
@@ -67,6 +69,8 @@ def make_plan(
             reason = "cached" if cached else explain(
                 cache.last_inputs(graph.platform.id, graph.arch, name), record.inputs, where
             )
+            if not cached and remote is not None and remote.has(record.key):
+                cached, reason = True, "cached (remote)"
             entries.append(PlanEntry(
                 name, graph.software[name].version, level, record.key, cached, reason
             ))

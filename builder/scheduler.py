@@ -67,8 +67,10 @@ class _Run:
         if self.cache.has(self.keys[name].key) and name not in self.settings.force:
             self.outcomes[name] = BuildOutcome(name, "cached")
             return
+        # Not local: build_one first asks the remote cache, if there is one.
         make_jobs = max(1, self.settings.jobs - len(self.running))
-        self.report(name, f"building (make -j{make_jobs})")
+        first = "remote cache, else " if self.settings.remote else ""
+        self.report(name, f"{first}building (make -j{make_jobs})")
         future = pool.submit(self.build, self.graph, self.keys, name, self.image, self.settings,
                              self.fetched.get(name), make_jobs)
         self.running[future] = name
@@ -79,6 +81,8 @@ class _Run:
         self.outcomes[name] = outcome
         if outcome.status == "built":
             self.report(name, f"built in {outcome.seconds:.1f} s")
+        elif outcome.status == "cached":
+            self.report(name, outcome.detail or "cached")
         elif outcome.status == "failed":
             self.report(name, f"FAILED: {outcome.detail}")
 

@@ -61,8 +61,9 @@ def toy_root(path: Path) -> Root:
 
 
 def omnibus(root: Root, cache: Path, *args: str, timeout: float = 1800):
+    mirror = ["--mirror", "upstream"] if args[0] == "build" else []
     return subprocess.run([str(OMNIBUS), *args, "--root", str(root.path), "--cache-dir",
-                           str(cache), "--mirror", "upstream"], capture_output=True, text=True,
+                           str(cache), *mirror], capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -172,3 +173,29 @@ def test_killed_build_resumes_and_gives_the_same_artifacts(toy, tmp_path):
                                capture_output=True, text=True).stdout.split()
     assert leftovers == []
     assert not list((killed_cache / "work").glob("*/*"))
+
+
+def test_two_machines_share_artifacts_through_a_remote_cache(toy, tmp_path):
+    from tests.webdav import WebDav
+
+    with WebDav(tmp_path / "webdav") as server:
+        first = omnibus(toy, tmp_path / "machine-a", "build", "demo", "--remote-cache",
+                        server.url)
+        assert first.returncode == 0, first.stderr
+        assert "2 built" in first.stdout
+        plan = omnibus(toy, tmp_path / "machine-b", "plan", "demo", "--remote-cache",
+                       server.url)
+        assert plan.stdout.count("cached (remote)") == 2
+        second = omnibus(toy, tmp_path / "machine-b", "build", "demo", "--remote-cache",
+                         server.url)
+        assert second.returncode == 0, second.stderr
+        assert "2 software: 2 cached" in second.stdout
+        assert second.stdout.count("from the remote cache") == 2
+        puts = [line for line in server.access_log().splitlines() if '"PUT ' in line]
+        assert len(puts) == 4  # two artifacts, each tar.zst then sidecar
+    a, b = sidecars(tmp_path / "machine-a"), sidecars(tmp_path / "machine-b")
+    assert {n: d["key"] for n, d in a.items()} == {n: d["key"] for n, d in b.items()}
+    for document in b.values():
+        key = document["key"]
+        assert (tmp_path / "machine-b/artifacts" / f"{key}.tar.zst").read_bytes() == (
+            tmp_path / "machine-a/artifacts" / f"{key}.tar.zst").read_bytes()
