@@ -199,3 +199,24 @@ def test_two_machines_share_artifacts_through_a_remote_cache(toy, tmp_path):
         key = document["key"]
         assert (tmp_path / "machine-b/artifacts" / f"{key}.tar.zst").read_bytes() == (
             tmp_path / "machine-a/artifacts" / f"{key}.tar.zst").read_bytes()
+
+
+def test_real_zlib_from_the_debian_mirror_builds_in_a_builder_container(tmp_path):
+    """The real zlib definition, fetched through the mirror chain, built for debian-12."""
+    root = Root(tmp_path / "defs")
+    for name in ("software", "platforms"):
+        shutil.rmtree(root.path / name)
+        shutil.copytree(REPO / name, root.path / name)
+    shutil.copy(REPO / "Dockerfile.builder", root.path)
+    root.project("demo", ["zlib"])
+    cache = tmp_path / "cache"
+    result = subprocess.run([str(OMNIBUS), "build", "demo", "--root", str(root.path),
+                             "--cache-dir", str(cache), "--mirror", "debian"],
+                            capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    zlib = sidecars(cache)["zlib"]
+    library = cache / "unpacked" / zlib["key"] / "embedded/lib/libz.so.1.3.1"
+    header = subprocess.run(["readelf", "-h", str(library)], capture_output=True,
+                            text=True).stdout
+    assert "Advanced Micro Devices X86-64" in header
+    assert "embedded/include/zlib.h" in {f["path"] for f in zlib["files"]}
