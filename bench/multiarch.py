@@ -71,8 +71,8 @@ def check(root: Path, cache: Path, platform: str, arch: str, machine: str) -> di
     attributes = run("readelf", "-A", str(tree / "embedded/lib/libz.a")).stdout
     image = sidecar["image"]
     (cache / "check.c").write_text(CHECK_C)
-    probe = run("docker", "run", "--rm", "--platform", "linux/arm64" if arch == "arm64" else
-                "linux/arm/v7", "-v", f"{tree}:/opt/gitlab", "-v", f"{cache}:/work", image,
+    probe = run("docker", "run", "--rm", "-v", f"{tree}:/opt/gitlab", "-v", f"{cache}:/work",
+                image,
                 "sh", "-c", "cc -o /tmp/check /work/check.c -I/opt/gitlab/embedded/include "
                 "-L/opt/gitlab/embedded/lib -lz -Wl,-rpath,/opt/gitlab/embedded/lib && "
                 "/tmp/check && uname -m")

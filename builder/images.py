@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import platform as platform_module
+import re
 import shutil
 import subprocess
 import tempfile
@@ -46,37 +47,59 @@ def base_tag(platform: Platform, arch: str, sources: str) -> str:
     return f"omnibus-base/{platform.id}:{arch}-{digest}"
 
 
-def _bootstrap(platform: Platform, arch: str, report: Report) -> str:
-    for tool in ("mmdebstrap",):
-        if shutil.which(tool) is None:
-            raise BuilderError(f"{tool} is not installed, so no base image can be made here",
-                               hint="apt-get install mmdebstrap qemu-user-static (./dev does)")
-    sources = base_sources(platform)
-    tag = base_tag(platform, arch, sources)
-    if image_exists(tag):
-        return tag
-    spec = platform.arches[arch]
-    slow = "" if is_native(arch) else " (under qemu emulation: several minutes)"
-    report(platform.id, f"bootstrapping a {platform.bootstrap_suite} {spec.package_arch} base "
-                        f"image with mmdebstrap{slow}")
+def _strap(suite: str, package_arch: str, sources: str, tarball: Path) -> str:
+    """Run mmdebstrap into a tarball; '' on success, else its error output."""
     with tempfile.NamedTemporaryFile("w", suffix=".sources") as listing:
         listing.write(sources)
         listing.flush()
-        strap = subprocess.Popen(
-            ["mmdebstrap", "--variant=minbase", f"--arch={spec.package_arch}", "--quiet",
-             str(platform.bootstrap_suite), "-", listing.name],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        result = subprocess.run(
+            ["mmdebstrap", "--variant=minbase", f"--arch={package_arch}", "--quiet", suite,
+             str(tarball), listing.name], capture_output=True, text=True,
         )
-        imported = subprocess.run(
-            ["docker", "import", "--platform", spec.docker_platform, "-", tag],
-            stdin=strap.stdout, capture_output=True,
-        )
-        _, strap_err = strap.communicate()
-    if strap.returncode != 0 or imported.returncode != 0:
-        detail = (strap_err or imported.stderr).decode(errors="replace").strip()[-1500:]
-        raise BuilderError(f"could not make the {platform.id} {arch} base image: {detail}",
-                           hint="check apt's mirror and, for foreign arches, qemu-user-static "
-                           "and binfmt_misc (update-binfmts --enable)")
+    return "" if result.returncode == 0 else (result.stderr.strip() or "mmdebstrap failed")
+
+
+def _without_suites(sources: str, failed: set[str]) -> str:
+    kept = []
+    for stanza in sources.strip().split("\n\n"):
+        lines = stanza.splitlines()
+        suites = [s for s in lines[2].removeprefix("Suites: ").split() if s not in failed]
+        if suites:
+            kept.append("\n".join([lines[0], lines[1], f"Suites: {' '.join(suites)}",
+                                   *lines[3:]]))
+    return "\n\n".join(kept) + "\n"
+
+
+def _bootstrap(platform: Platform, arch: str, report: Report) -> str:
+    if shutil.which("mmdebstrap") is None:
+        raise BuilderError("mmdebstrap is not installed, so no base image can be made here",
+                           hint="apt-get install mmdebstrap qemu-user-static (./dev does)")
+    sources = base_sources(platform)
+    spec = platform.arches[arch]
+    slow = "" if is_native(arch) else " (under qemu emulation: several minutes)"
+    with tempfile.TemporaryDirectory(prefix="omnibus-base-") as scratch:
+        tarball = Path(scratch) / "rootfs.tar"
+        for _attempt in range(2):
+            tag = base_tag(platform, arch, sources)
+            if image_exists(tag):
+                return tag
+            report(platform.id, f"bootstrapping a {platform.bootstrap_suite} "
+                                f"{spec.package_arch} base image with mmdebstrap{slow}")
+            problem = _strap(str(platform.bootstrap_suite), spec.package_arch, sources, tarball)
+            # Mirrors can serve an inconsistent index for one suite (seen: security, armhf);
+            # the base image can do without that suite, the way a mirror chain falls through.
+            failed = set(re.findall(r"/dists/([^/ ]+)/", problem)) - {platform.bootstrap_suite}
+            if not problem or not failed:
+                break
+            report(platform.id, f"leaving out suite(s) {', '.join(sorted(failed))}: their "
+                                "index is inconsistent on this mirror")
+            sources = _without_suites(sources, failed)
+        if problem:
+            raise BuilderError(f"could not make the {platform.id} {arch} base image: "
+                               f"{problem[-1500:]}",
+                               hint="check apt's mirror and, for foreign arches, "
+                               "qemu-user-static and binfmt_misc (update-binfmts --enable)")
+        docker("import", str(tarball), tag)
     return tag
 
 
@@ -99,7 +122,10 @@ def ensure_base(platform: Platform, arch: str, report: Report) -> str:
                 hint="load it with `docker load`, or build on a machine that reaches a registry; "
                 "only platforms with bootstrap_suite can make their base image locally",
             )
-    return platform.base_image
+    # One local tag per arch: pulling the same name for another arch would replace it.
+    tag = f"omnibus-base/{platform.id}:{arch}-registry"
+    docker("tag", platform.base_image, tag)
+    return tag
 
 
 def builder_tag(platform: Platform, arch: str, root: Path, base: str) -> str:
@@ -126,8 +152,9 @@ def ensure_image(platform: Platform, arch: str, root: Path, report: Report) -> s
     report(platform.id, f"building builder image {tag}")
     with tempfile.TemporaryDirectory() as context:
         shutil.copy(root / RECIPE, Path(context) / RECIPE)
-        docker("build", "--network", "host", "--platform", platform.arches[arch].docker_platform,
-               "--build-arg", f"BASE_IMAGE={base}",
+        # No --platform: the base is a local, arch-specific tag, and docker's import does not
+        # record a foreign arch, so a platform check would refuse the image we made.
+        docker("build", "--network", "host", "--build-arg", f"BASE_IMAGE={base}",
                "--build-arg", f"PACKAGE_INSTALL={install_command(platform)}",
                "-f", str(Path(context) / RECIPE), "-t", tag, context, timeout=3600)
     return tag

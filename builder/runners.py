@@ -41,7 +41,8 @@ class BuildJob:
 def run_docker(job: BuildJob, log: BinaryIO) -> int:
     source_root = f"{CONTAINER_SOURCE}/{job.source_subdir}".rstrip("/")
     command = [
-        docker_path(), "run", "--rm", "--network", "none", "--platform", job.docker_platform,
+        # The image tag is arch-specific already; see images.ensure_image on --platform.
+        docker_path(), "run", "--rm", "--network", "none",
         "--label", f"{LABEL}={os.getpid()}", "--name", f"omnibus-{job.name}-{os.getpid()}",
         "-v", f"{job.prefix}:{job.install_dir}", "-v", f"{job.source_dir}:{CONTAINER_SOURCE}",
         "-v", f"{job.script}:{CONTAINER_SCRIPT}:ro", "-e", f"OMNIBUS_SOURCE_DIR={source_root}",
