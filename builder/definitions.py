@@ -162,6 +162,11 @@ def read_source(section: Section) -> Source | None:
 def read_steps(section: Section, key: str) -> tuple[str, ...]:
     steps = []
     for item, location in section.items(key):
+        if isinstance(item, dict):
+            raise DefinitionError(
+                location, "a build step must be a string, but YAML read this one as a mapping",
+                hint="a ': ' inside an unquoted step starts a mapping: quote the whole step",
+            )
         if not isinstance(item, str) or not item.strip():
             raise DefinitionError(location, "a build step must be a non-empty string")
         check_step(item, location)

@@ -220,3 +220,16 @@ def test_real_zlib_from_the_debian_mirror_builds_in_a_builder_container(tmp_path
                             text=True).stdout
     assert "Advanced Micro Devices X86-64" in header
     assert "embedded/include/zlib.h" in {f["path"] for f in zlib["files"]}
+
+
+def test_host_runner_builds_in_a_private_namespace_without_network(toy, tmp_path):
+    """For CI jobs that already run inside a builder image: no container, same isolation."""
+    toy.write("software/hello.yml", (toy.path / "software/hello.yml").read_text()
+              + "  - \"tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > {{ prefix }}/netdevs\"\n")
+    result = omnibus(toy, tmp_path / "cache", "build", "demo", "--runner", "host")
+    assert result.returncode == 0, result.stderr[-3000:]
+    hello = sidecars(tmp_path / "cache")["hello"]
+    assert "embedded/bin/hello" in {f["path"] for f in hello["files"]}
+    unpacked = tmp_path / "cache" / "unpacked" / hello["key"]
+    assert (unpacked / "embedded/netdevs").read_text().split() == ["lo"]
+    assert not Path("/opt/gitlab/embedded/bin/hello").exists()  # nothing leaked to the host

@@ -217,3 +217,10 @@ def test_unknown_names_in_complex_steps(root, step):
     root.write("software/zlib.yml",
                f'name: zlib\nversion: "1"\nlicense: MIT\nbuild:\n  - "{step}"\n')
     assert "unknown variable" in load_error(root).message
+
+
+def test_step_that_yaml_reads_as_a_mapping_gets_a_quoting_hint(root):
+    root.write("software/zlib.yml", 'name: zlib\nversion: "1"\nlicense: MIT\nbuild:\n'
+               "  - cut -d: -f1 file\n")
+    error = load_error(root)
+    assert error.location.key == "build[0]" and "quote the whole step" in error.hint
