@@ -22,21 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from roots import root_with_project
+
 OMNIBUS = Path(sys.executable).parent / "omnibus"
-
-
-def make_root(path: Path, software: list[str]) -> Path:
-    for name in ("platforms", "software", "templates"):
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, path / name)
-    shutil.copy(REPO / "Dockerfile.builder", path)
-    (path / "projects").mkdir()
-    (path / "projects" / "bench.yml").write_text(
-        "name: bench\ndescription: benchmark set\nmaintainer: bench <b@example.test>\n"
-        "homepage: https://example.test/\nlicense: MIT\nversion: {value: 1.0.0}\n"
-        "dependencies: [" + ", ".join(software) + "]\n")
-    return path
 
 
 def build(root: Path, cache: Path, downloads: Path, jobs: int) -> float:
@@ -62,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="omnibus-buildbench-"))
     try:
-        root = make_root(work / "root", args.software.split(","))
+        root = root_with_project(work / "root", "bench", args.software.split(","))
         downloads = work / "downloads"
         subprocess.run([str(OMNIBUS), "fetch", "bench", "--root", str(root), "--cache-dir",
                         str(work / "fetch"), "--mirror", "debian"], check=True,

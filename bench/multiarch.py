@@ -20,7 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from roots import root_with_project
+
 OMNIBUS = Path(sys.executable).parent / "omnibus"
 TARGETS = (("debian-12", "arm64", "AArch64"), ("raspbian-bookworm", "armhf", "ARM"))
 CHECK_C = r"""
@@ -37,19 +40,6 @@ int main(void) {
     return 0;
 }
 """
-
-
-def root_with_zlib(path: Path, platform: str) -> Path:
-    for name in ("platforms", "software", "templates"):
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, path / name)
-    shutil.copy(REPO / "Dockerfile.builder", path)
-    (path / "projects").mkdir()
-    (path / "projects" / "zlib-only.yml").write_text(
-        "name: zlib-only\ndescription: zlib alone\nmaintainer: bench <b@example.test>\n"
-        "homepage: https://example.test/\nlicense: MIT\nversion: {value: 1.0.0}\n"
-        "dependencies: [zlib]\n")
-    return path
 
 
 def run(*command: str, **options) -> subprocess.CompletedProcess[str]:
@@ -93,7 +83,7 @@ def main() -> None:
     results = []
     try:
         for platform, arch, machine in TARGETS:
-            root = root_with_zlib(work / f"root-{arch}", platform)
+            root = root_with_project(work / f"root-{arch}", "zlib-only", ["zlib"])
             results.append(check(root, cache, platform, arch, machine))
             print(json.dumps(results[-1]), flush=True)
     finally:
