@@ -225,7 +225,8 @@ def test_real_zlib_from_the_debian_mirror_builds_in_a_builder_container(tmp_path
 def test_host_runner_builds_in_a_private_namespace_without_network(toy, tmp_path):
     """For CI jobs that already run inside a builder image: no container, same isolation."""
     toy.write("software/hello.yml", (toy.path / "software/hello.yml").read_text()
-              + "  - \"tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > {{ prefix }}/netdevs\"\n")
+              + "  - \"tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"
+                " > {{ prefix }}/netdevs\"\n")
     result = omnibus(toy, tmp_path / "cache", "build", "demo", "--runner", "host")
     assert result.returncode == 0, result.stderr[-3000:]
     hello = sidecars(tmp_path / "cache")["hello"]
