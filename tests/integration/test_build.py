@@ -234,3 +234,19 @@ def test_host_runner_builds_in_a_private_namespace_without_network(toy, tmp_path
     unpacked = tmp_path / "cache" / "unpacked" / hello["key"]
     assert (unpacked / "embedded/netdevs").read_text().split() == ["lo"]
     assert not Path("/opt/gitlab/embedded/bin/hello").exists()  # nothing leaked to the host
+
+
+def test_two_concurrent_builds_share_one_cache(toy, tmp_path):
+    toy.write("software/libgreet.yml", (toy.path / "software/libgreet.yml").read_text()
+              .replace("build:\n", "build:\n  - sleep 3\n"))
+    cache = tmp_path / "cache"
+    command = [str(OMNIBUS), "build", "demo", "--root", str(toy.path), "--cache-dir",
+               str(cache), "--mirror", "upstream"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = [process.communicate(timeout=600) for process in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    progress = [stderr for _stdout, stderr in outputs]
+    assert sum(text.count("built in") for text in progress) == 2  # each built once, by one run
+    assert sum(text.count(": cached") for text in progress) == 2  # the other run waited for it
+    assert sorted(sidecars(cache)) == ["hello", "libgreet"]
