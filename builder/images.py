@@ -53,7 +53,7 @@ def _strap(suite: str, package_arch: str, sources: str, tarball: Path) -> str:
         listing.write(sources)
         listing.flush()
         result = subprocess.run(
-            ["mmdebstrap", "--variant=minbase", f"--arch={package_arch}", "--quiet", suite,
+            ["mmdebstrap", "--variant=minbase", f"--arch={package_arch}", suite,
              str(tarball), listing.name], capture_output=True, text=True,
         )
     return "" if result.returncode == 0 else (result.stderr.strip() or "mmdebstrap failed")
