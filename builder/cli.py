@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from builder.aptsources import write_deb_src
-from builder.build import BuildSettings
 from builder.cache import ArtifactCache
 from builder.cliargs import build_parser
 from builder.console import ProgressPrinter
@@ -21,13 +20,11 @@ from builder.errors import BuilderError, UnknownNameError, UsageError
 from builder.fetch import LOCKS_FILE, fetch_sources, load_locks
 from builder.fetchers import FetchContext, FetchedSource
 from builder.graph import Graph, resolve
-from builder.images import ensure_image
 from builder.keys import compute_keys
 from builder.loader import load_catalog
 from builder.mirrors import mirror_chain
 from builder.model import Catalog, Platform
 from builder.plan import make_plan
-from builder.prefix import release_stale
 from builder.remote import RemoteCache
 from builder.report import (
     describe,
@@ -40,8 +37,6 @@ from builder.report import (
     format_tree,
     plan_document,
 )
-from builder.runners import remove_stale_containers
-from builder.scheduler import build_graph, forced_set
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -132,6 +127,13 @@ def run_fetch(catalog: Catalog, args: argparse.Namespace) -> str:
 
 
 def run_build(catalog: Catalog, args: argparse.Namespace) -> str:
+    # Imported here: the build machinery is not needed by the quick verbs (plan, list, ...).
+    from builder.build import BuildSettings
+    from builder.images import ensure_image
+    from builder.prefix import release_stale
+    from builder.runners import remove_stale_containers
+    from builder.scheduler import build_graph, forced_set
+
     graph = _graph(catalog, args)
     printer = ProgressPrinter()
     started = time.monotonic()
@@ -191,6 +193,8 @@ def _platform(catalog: Catalog, args: argparse.Namespace) -> Platform:
 
 
 def run_image(catalog: Catalog, args: argparse.Namespace) -> str:
+    from builder.images import ensure_image
+
     platform = _platform(catalog, args)
     printer = ProgressPrinter()
     started = time.monotonic()

@@ -8,6 +8,7 @@ software is skipped, and a re-run resumes from every artifact that was stored.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
@@ -17,6 +18,8 @@ from builder.fetchers import FetchedSource
 from builder.fetchers.base import Report
 from builder.graph import Graph
 from builder.keys import KeyRecord
+
+STATUS = "status"  # the report name of the overall progress line
 
 
 def forced_set(graph: Graph, names: frozenset[str]) -> frozenset[str]:
@@ -38,6 +41,7 @@ class _Run:
         self.graph, self.keys, self.image = graph, keys, image
         self.settings, self.fetched, self.report = settings, fetched, report
         self.outcomes: dict[str, BuildOutcome] = {}
+        self.started_at: dict[str, float] = {}
         self.running: dict[Future[BuildOutcome], str] = {}
         self.cache = ArtifactCache(settings.cache_dir)
 
@@ -71,9 +75,20 @@ class _Run:
         make_jobs = max(1, self.settings.jobs - len(self.running))
         first = "remote cache, else " if self.settings.remote else ""
         self.report(name, f"{first}building (make -j{make_jobs})")
+        self.started_at[name] = time.monotonic()
         future = pool.submit(self.build, self.graph, self.keys, name, self.image, self.settings,
                              self.fetched.get(name), make_jobs)
         self.running[future] = name
+
+    def status(self) -> None:
+        """A transient line: what runs, for how long, and how far the whole build is."""
+        if not self.running:
+            return
+        now = time.monotonic()
+        running = ", ".join(f"{name} {int(now - self.started_at[name])}s"
+                            for name in self.running.values())
+        self.report(STATUS, f"[{len(self.outcomes)}/{len(self.graph.order)} done] building: "
+                            f"{running}", transient=True)
 
     def finish(self, future: Future[BuildOutcome]) -> None:
         name = self.running.pop(future)
@@ -101,7 +116,8 @@ def build_graph(graph: Graph, keys: Mapping[str, KeyRecord], image: str,
             run.blocked()
             if not run.running:
                 continue
-            done, _ = wait(list(run.running), return_when=FIRST_COMPLETED)
+            done, _ = wait(list(run.running), timeout=1, return_when=FIRST_COMPLETED)
             for future in done:
                 run.finish(future)
+            run.status()
     return [run.outcomes[name] for name in graph.order]
