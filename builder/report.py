@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from builder.fetchers import FetchedSource
 from builder.graph import Graph
 from builder.model import Catalog, Platform, Project, Software, plain
 from builder.plan import PlanEntry
 
 if TYPE_CHECKING:
     from builder.build import BuildOutcome
+    from builder.fetchers import FetchedSource
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from builder.errors import FetchError
-from builder.fetch import fetch_sources, load_locks
+from builder.fetch import fetch_sources
 from builder.fetchers import FetchContext
 from builder.graph import resolve
 from builder.loader import load_catalog
+from builder.locks import load_locks
 from builder.mirrors import Mirror, parse_mirror
 from tests.httpserver import Behaviour, LocalServer, refused_url
 

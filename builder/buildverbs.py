@@ -1,0 +1,116 @@
+"""The verbs that fetch, build and touch the machine: fetch, build, image, setup-deb-src.
+
+Kept apart from `cli` so the quick verbs (list, show, graph, plan) never import the
+fetching and building machinery.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import time
+
+from builder.aptsources import write_deb_src
+from builder.build import BuildSettings
+from builder.cli import _cache_dir, _graph, _locks_path, _remote
+from builder.console import ProgressPrinter
+from builder.errors import BuilderError, UnknownNameError, UsageError
+from builder.fetch import fetch_sources
+from builder.fetchers import FetchContext, FetchedSource
+from builder.graph import Graph
+from builder.images import ensure_image
+from builder.keys import compute_keys
+from builder.locks import load_locks
+from builder.mirrors import mirror_chain
+from builder.model import Catalog, Platform
+from builder.prefix import release_stale
+from builder.report import format_build, format_failure, format_fetch
+from builder.runners import remove_stale_containers
+from builder.scheduler import build_graph, forced_set
+
+
+def _fetch(catalog: Catalog, args: argparse.Namespace, graph: Graph, printer: ProgressPrinter,
+           jobs: int) -> dict[str, FetchedSource]:
+    context = FetchContext(
+        root=catalog.root, cache_dir=_cache_dir(catalog, args),
+        mirrors=mirror_chain(args.mirror, args.mirrors), offline=args.offline,
+        refresh=args.refresh, locks=load_locks(_locks_path(catalog, args)), report=printer,
+    )
+    chain = ", ".join(m.describe() for m in context.mirrors) or "none (cache only)"
+    printer.line(f"fetching sources of {graph.project.name} for {graph.platform.id}/{graph.arch}"
+                 f" ({'offline' if args.offline else 'mirrors: ' + chain})")
+    return fetch_sources(graph, context, jobs, _locks_path(catalog, args))
+
+
+def run_fetch(catalog: Catalog, args: argparse.Namespace) -> str:
+    graph = _graph(catalog, args)
+    started = time.monotonic()
+    results = _fetch(catalog, args, graph, ProgressPrinter(), args.jobs)
+    return format_fetch(results, time.monotonic() - started)
+
+
+def run_build(catalog: Catalog, args: argparse.Namespace) -> str:
+    graph = _graph(catalog, args)
+    printer = ProgressPrinter()
+    started = time.monotonic()
+    fetched = _fetch(catalog, args, graph, printer, 4)
+    keys = compute_keys(graph, catalog.root, load_locks(_locks_path(catalog, args)))
+    settings = BuildSettings(root=catalog.root, cache_dir=_cache_dir(catalog, args).resolve(),
+                             jobs=args.jobs, runner=args.runner,
+                             force=forced_set(graph, frozenset(args.force)),
+                             remote=_remote(args))
+    unknown = set(args.force) - set(graph.software)
+    if unknown:
+        raise UsageError(f"--force names software not in this build: {', '.join(sorted(unknown))}")
+    image = ""
+    if args.runner == "docker":
+        image = ensure_image(graph.platform, graph.arch, catalog.root, printer)
+        remove_stale_containers()
+    release_stale(settings.cache_dir / "work")
+    printer.line(f"building {graph.project.name} for {graph.platform.id}/{graph.arch} "
+                 f"(jobs {args.jobs}, runner {args.runner})")
+    outcomes = build_graph(graph, keys, image, settings, fetched, printer)
+    for outcome in outcomes:
+        if outcome.status == "failed":
+            printer.line(format_failure(outcome))
+    summary = format_build(outcomes, time.monotonic() - started)
+    failed = [o.name for o in outcomes if o.status == "failed"]
+    if failed:
+        printer.line(summary)
+        raise BuilderError(f"{len(failed)} of {len(outcomes)} software failed to build: "
+                           f"{', '.join(failed)}",
+                           hint="see the log tails above; fix and re-run: what was built is "
+                           "cached and will not build again")
+    return summary
+
+
+def run_setup_deb_src(args: argparse.Namespace) -> str:
+    written, changed = write_deb_src(args.also)
+    if written is None:
+        return "apt already has deb-src entries for every deb entry; nothing written"
+    if not changed:
+        return f"{written} is up to date"
+    result = subprocess.run(["apt-get", "update", "-qq"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BuilderError(f"apt-get update failed after writing {written}:\n"
+                           f"{result.stderr.strip()[-800:]}",
+                           hint=f"check {written}; delete it to undo")
+    return f"wrote {written} and updated apt's source indexes"
+
+
+def _platform(catalog: Catalog, args: argparse.Namespace) -> Platform:
+    if args.platform not in catalog.platforms:
+        raise UnknownNameError("platform", args.platform, sorted(catalog.platforms))
+    platform = catalog.platforms[args.platform]
+    if args.arch not in platform.arches:
+        raise UsageError(f"platform {platform.id} does not support arch '{args.arch}'",
+                         hint=f"{platform.id} supports: {', '.join(platform.arches)}")
+    return platform
+
+
+def run_image(catalog: Catalog, args: argparse.Namespace) -> str:
+    platform = _platform(catalog, args)
+    printer = ProgressPrinter()
+    started = time.monotonic()
+    tag = ensure_image(platform, args.arch, catalog.root, printer)
+    return f"{tag}  ({time.monotonic() - started:.1f} s)"
