@@ -27,14 +27,19 @@ def _mount_points_under(root: Path) -> list[str]:
     return sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True)
 
 
+def _owner_alive(work_dir: Path) -> bool:
+    """Work directories are named <software>-<pid>: is that run still going?"""
+    pid = work_dir.name.rsplit("-", 1)[-1]
+    return not pid.isdigit() or Path(f"/proc/{pid}").exists()
+
+
 def release_stale(work_root: Path) -> None:
-    """Unmount and delete work directories a killed run left behind."""
-    for point in _mount_points_under(work_root):
-        subprocess.run(["umount", "-l", point], capture_output=True)
-    for entry in work_root.glob("*/*"):  # <platform>-<arch>/<software>-<pid>
-        pid = entry.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(entry, ignore_errors=True)
+    """Unmount and delete what killed runs left behind; never touch a live run's work."""
+    stale = [entry for entry in work_root.glob("*/*") if not _owner_alive(entry)]
+    for entry in stale:  # <work_root>/<platform>-<arch>/<software>-<pid>
+        for point in _mount_points_under(entry):
+            subprocess.run(["umount", "-l", point], capture_output=True)
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 class PrefixMount:

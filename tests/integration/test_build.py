@@ -243,6 +243,10 @@ def test_two_concurrent_builds_share_one_cache(toy, tmp_path):
     command = [str(OMNIBUS), "build", "demo", "--root", str(toy.path), "--cache-dir",
                str(cache), "--mirror", "upstream"]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600  # start the second run while the first one builds
+    while not list((cache / "work").glob("*/libgreet-*/prefix/merged")):
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.2)
     second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     outputs = [process.communicate(timeout=600) for process in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], outputs
@@ -250,3 +254,21 @@ def test_two_concurrent_builds_share_one_cache(toy, tmp_path):
     assert sum(text.count("built in") for text in progress) == 2  # each built once, by one run
     assert sum(text.count(": cached") for text in progress) == 2  # the other run waited for it
     assert sorted(sidecars(cache)) == ["hello", "libgreet"]
+
+
+def test_cleanup_of_killed_runs_never_touches_a_live_run(tmp_path):
+    from builder.prefix import PrefixMount, release_stale
+
+    work_root = tmp_path / "work"
+    live = work_root / "debian-12-amd64" / f"hello-{os.getpid()}"
+    dead_pid = 4_000_000  # above Linux's pid_max: no such process
+    dead = work_root / "debian-12-amd64" / f"hello-{dead_pid}"
+    layer = tmp_path / "layer"
+    (layer / "embedded").mkdir(parents=True)
+    (layer / "embedded" / "greet.h").write_text(GREET_H)
+    with PrefixMount(live / "prefix", [layer]) as mine, PrefixMount(dead / "prefix", [layer]):
+        release_stale(work_root)
+        assert (mine.merged / "embedded" / "greet.h").read_text() == GREET_H
+        assert os.path.ismount(mine.merged)
+        assert not dead.exists()
+    assert not os.path.ismount(mine.merged)
