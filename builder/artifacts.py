@@ -77,11 +77,14 @@ def store(cache: ArtifactCache, key: str, upper: Path, sidecar: dict[str, Any],
     """Pack a build's output into the cache and keep the tree as the unpacked artifact."""
     manifest = pack(upper, cache.artifact_path(key), epoch)
     destination = unpacked_dir(cache, key)
-    if not (destination / COMPLETE).exists():
-        shutil.rmtree(destination, ignore_errors=True)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(upper, destination)
-        (destination / COMPLETE).touch()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    # A forced rebuild replaces the unpacked tree too, so it always matches the tar.zst.
+    previous = destination.with_name(f".{key}.old-{os.getpid()}")
+    if destination.exists():
+        os.replace(destination, previous)
+    os.replace(upper, destination)
+    (destination / COMPLETE).touch()
+    shutil.rmtree(previous, ignore_errors=True)
     document = {**sidecar, "key": key, "files": manifest,
                 "size": sum(entry["size"] for entry in manifest)}
     write_atomic(cache.sidecar_path(key), (json.dumps(document, indent=1) + "\n").encode())

@@ -55,13 +55,14 @@ def run_build(catalog: Catalog, args: argparse.Namespace) -> str:
     started = time.monotonic()
     fetched = _fetch(catalog, args, graph, printer, 4)
     keys = compute_keys(graph, catalog.root, load_locks(_locks_path(catalog, args)))
+    unknown = set(args.force) - set(graph.software)
+    if unknown:
+        raise UsageError(f"--force names software not in this build: {', '.join(sorted(unknown))}",
+                         hint=f"software in this build: {', '.join(graph.order)}")
     settings = BuildSettings(root=catalog.root, cache_dir=_cache_dir(catalog, args).resolve(),
                              jobs=args.jobs, runner=args.runner,
                              force=forced_set(graph, frozenset(args.force)),
                              remote=_remote(args))
-    unknown = set(args.force) - set(graph.software)
-    if unknown:
-        raise UsageError(f"--force names software not in this build: {', '.join(sorted(unknown))}")
     image = ""
     if args.runner == "docker":
         image = ensure_image(graph.platform, graph.arch, catalog.root, printer)

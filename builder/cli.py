@@ -130,6 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("omnibus: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug of ours: say so plainly, traceback with --debug
+        if args.debug:
+            raise
+        print(f"omnibus: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print("  hint: run again with --debug for the traceback, and report it", file=sys.stderr)
+        return 70
     try:
         print(output)
     except BrokenPipeError:  # e.g. `omnibus list | head`

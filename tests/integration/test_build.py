@@ -108,6 +108,9 @@ def test_build_is_isolated_cached_and_incremental(toy, tmp_path):
     toy.write("src/hello/main.c", HELLO_C.replace("return 0", "return 0 "))
     fourth = build(toy, cache)
     assert "2 software: 1 built, 1 cached" in fourth.stdout
+    forced = build(toy, cache, "demo", "--force", "libgreet")
+    assert "2 software: 2 built" in forced.stdout  # libgreet and its dependent hello
+    assert build(toy, cache, "demo", "--force", "nope").returncode == 2
 
 
 def test_built_program_runs_with_its_rpath(toy, tmp_path):
