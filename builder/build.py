@@ -11,6 +11,7 @@ import dataclasses
 import fcntl
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -156,9 +157,12 @@ def build_one(graph: Graph, keys: Mapping[str, KeyRecord], name: str, image: str
                 return BuildOutcome(name, "cached", detail="from the remote cache")
         try:
             outcome = _run(graph, keys, name, image, settings, fetched, make_jobs)
-        except BuilderError as error:
+        except (BuilderError, OSError, subprocess.SubprocessError) as error:
+            # One software's trouble (a bad archive, a full disk) fails that software only;
+            # the other builds go on and the summary names it.
             log = log_path(settings.cache_dir, graph, name)
-            return BuildOutcome(name, "failed", 0.0, log, error.message)
+            message = error.message if isinstance(error, BuilderError) else str(error)
+            return BuildOutcome(name, "failed", 0.0, log, message)
         if outcome.status == "built" and settings.remote:
             problem = settings.remote.upload(key, cache)
             if problem:
