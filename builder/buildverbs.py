@@ -12,9 +12,9 @@ import time
 
 from builder.aptsources import write_deb_src
 from builder.build import BuildSettings
-from builder.cli import _cache_dir, _graph, _locks_path, _remote
+from builder.cli import _cache_dir, _graph, _locks_path, _platform, _remote
 from builder.console import ProgressPrinter
-from builder.errors import BuilderError, UnknownNameError, UsageError
+from builder.errors import BuilderError, UsageError
 from builder.fetch import fetch_sources
 from builder.fetchers import FetchContext, FetchedSource
 from builder.graph import Graph
@@ -22,7 +22,7 @@ from builder.images import ensure_image
 from builder.keys import compute_keys
 from builder.locks import load_locks
 from builder.mirrors import mirror_chain
-from builder.model import Catalog, Platform
+from builder.model import Catalog
 from builder.prefix import release_stale
 from builder.report import format_build, format_failure, format_fetch
 from builder.runners import remove_stale_containers
@@ -99,18 +99,11 @@ def run_setup_deb_src(args: argparse.Namespace) -> str:
     return f"wrote {written} and updated apt's source indexes"
 
 
-def _platform(catalog: Catalog, args: argparse.Namespace) -> Platform:
-    if args.platform not in catalog.platforms:
-        raise UnknownNameError("platform", args.platform, sorted(catalog.platforms))
-    platform = catalog.platforms[args.platform]
+def run_image(catalog: Catalog, args: argparse.Namespace) -> str:
+    platform = _platform(catalog, args)
     if args.arch not in platform.arches:
         raise UsageError(f"platform {platform.id} does not support arch '{args.arch}'",
                          hint=f"{platform.id} supports: {', '.join(platform.arches)}")
-    return platform
-
-
-def run_image(catalog: Catalog, args: argparse.Namespace) -> str:
-    platform = _platform(catalog, args)
     printer = ProgressPrinter()
     started = time.monotonic()
     tag = ensure_image(platform, args.arch, catalog.root, printer)

@@ -16,7 +16,7 @@ from builder.graph import Graph, resolve
 from builder.keys import compute_keys
 from builder.loader import load_catalog
 from builder.locks import LOCKS_FILE, load_locks
-from builder.model import Catalog
+from builder.model import Catalog, Platform, plain
 from builder.plan import make_plan
 from builder.remote import RemoteCache
 from builder.report import (
@@ -33,20 +33,22 @@ def _root(args: argparse.Namespace) -> Path:
     return args.root if args.root is not None else Path.cwd()
 
 
+def _platform(catalog: Catalog, args: argparse.Namespace) -> Platform:
+    if args.platform not in catalog.platforms:
+        raise UnknownNameError("platform", args.platform, sorted(catalog.platforms))
+    return catalog.platforms[args.platform]
+
+
 def _graph(catalog: Catalog, args: argparse.Namespace) -> Graph:
     if args.project not in catalog.projects:
         raise UnknownNameError("project", args.project, sorted(catalog.projects))
-    if args.platform not in catalog.platforms:
-        raise UnknownNameError("platform", args.platform, sorted(catalog.platforms))
-    platform = catalog.platforms[args.platform]
+    platform = _platform(catalog, args)
     return resolve(catalog, catalog.projects[args.project], platform, args.arch)
 
 
 def run_list(catalog: Catalog, args: argparse.Namespace) -> str:
     kinds = (args.kind,) if args.kind else ("software", "projects", "platforms")
     if args.json:
-        from builder.model import plain
-
         groups = {"software": catalog.software, "projects": catalog.projects,
                   "platforms": catalog.platforms}
         return json.dumps({k: plain(groups[k]) for k in kinds}, indent=2, sort_keys=True)
@@ -60,8 +62,6 @@ def run_show(catalog: Catalog, args: argparse.Namespace) -> str:
         known = sorted({*catalog.software, *catalog.projects, *catalog.platforms})
         raise UnknownNameError("definition", args.name, known)
     if args.json:
-        from builder.model import plain
-
         return json.dumps([plain(item) for item in found], indent=2, sort_keys=True)
     return "\n\n".join(describe(item) for item in found)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +61,6 @@ def _value_lines(document: dict[str, Any]) -> list[str]:
 
 
 def _compact(value: Any) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True)
 
 

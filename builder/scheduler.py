@@ -45,11 +45,14 @@ class _Run:
         self.running: dict[Future[BuildOutcome], str] = {}
         self.cache = ArtifactCache(settings.cache_dir)
 
+    def status_of(self, name: str) -> str:
+        outcome = self.outcomes.get(name)
+        return outcome.status if outcome else "pending"
+
     def ready(self) -> list[str]:
         return [name for name in self.graph.order
                 if name not in self.outcomes and name not in self.running.values()
-                and all(self.outcomes.get(d, BuildOutcome(d, "")).status in ("built", "cached")
-                        for d in self.graph.edges[name])]
+                and all(self.status_of(d) in ("built", "cached") for d in self.graph.edges[name])]
 
     def blocked(self) -> None:
         """Mark as skipped what depends on a failure, directly or not."""
@@ -60,8 +63,7 @@ class _Run:
                 if name in self.outcomes:
                     continue
                 bad = [d for d in self.graph.edges[name]
-                       if self.outcomes.get(d, BuildOutcome(d, "")).status in ("failed",
-                                                                                  "skipped")]
+                       if self.status_of(d) in ("failed", "skipped")]
                 if bad:
                     self.outcomes[name] = BuildOutcome(name, "skipped",
                                                        detail=f"{bad[0]} did not build")
