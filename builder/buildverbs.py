@@ -7,11 +7,12 @@ fetching and building machinery.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import time
 
 from builder.aptsources import write_deb_src
-from builder.build import BuildSettings
+from builder.build import DEFAULT_EPOCH, BuildSettings
 from builder.cli import _cache_dir, _graph, _locks_path, _platform, _remote
 from builder.console import ProgressPrinter
 from builder.errors import BuilderError, UsageError
@@ -23,10 +24,17 @@ from builder.keys import compute_keys
 from builder.locks import load_locks
 from builder.mirrors import mirror_chain
 from builder.model import Catalog
+from builder.packageproject import (
+    PackageSettings,
+    package_project,
+    signing_from,
+    source_date_epoch,
+)
 from builder.prefix import release_stale
-from builder.report import format_build, format_failure, format_fetch
+from builder.report import format_build, format_failure, format_fetch, format_packages
 from builder.runners import remove_stale_containers
 from builder.scheduler import build_graph, forced_set
+from builder.version import BuildIdentity
 
 
 def _fetch(catalog: Catalog, args: argparse.Namespace, graph: Graph, printer: ProgressPrinter,
@@ -82,7 +90,43 @@ def run_build(catalog: Catalog, args: argparse.Namespace) -> str:
                            f"{', '.join(failed)}",
                            hint="see the log tails above; fix and re-run: what was built is "
                            "cached and will not build again")
-    return summary
+    if not args.package:
+        return summary
+    printer.line(summary)
+    return _package(catalog, args, graph, printer)
+
+
+def _package_settings(catalog: Catalog, args: argparse.Namespace, graph: Graph) -> PackageSettings:
+    environ = dict(os.environ)
+    if args.pipeline_id is not None:
+        environ["CI_PIPELINE_ID"] = args.pipeline_id
+    if args.commit is not None:
+        environ["CI_COMMIT_SHA"] = args.commit
+    return PackageSettings(
+        root=catalog.root, cache_dir=_cache_dir(catalog, args).resolve(),
+        out_dir=(args.out or catalog.root / "pkg").resolve(),
+        formats=args.formats or (graph.platform.package_format,),
+        build=BuildIdentity.from_environment(args.build_kind, environ),
+        epoch=source_date_epoch(environ, DEFAULT_EPOCH),
+        signing=signing_from(args.sign_key, environ), threads=args.threads or 0,
+    )
+
+
+def _package(catalog: Catalog, args: argparse.Namespace, graph: Graph,
+             printer: ProgressPrinter) -> str:
+    settings = _package_settings(catalog, args, graph)
+    keys = compute_keys(graph, catalog.root, load_locks(_locks_path(catalog, args)))
+    started = time.monotonic()
+    printer.line(f"packaging {graph.project.name} for {graph.platform.id}/{graph.arch} as "
+                 f"{', '.join(settings.formats)} ({graph.platform.compression.type} "
+                 f"{graph.platform.compression.level}) into {settings.out_dir}")
+    packages = package_project(graph, keys, load_locks(_locks_path(catalog, args)), settings,
+                               printer.line)
+    return format_packages(packages, time.monotonic() - started)
+
+
+def run_package(catalog: Catalog, args: argparse.Namespace) -> str:
+    return _package(catalog, args, _graph(catalog, args), ProgressPrinter())
 
 
 def run_setup_deb_src(args: argparse.Namespace) -> str:

@@ -98,7 +98,7 @@ def run_plan(catalog: Catalog, args: argparse.Namespace) -> str:
 
 VERBS = {"list": run_list, "show": run_show, "graph": run_graph, "plan": run_plan}
 #: Verbs that fetch or build live in `buildverbs`, imported only when one of them runs.
-BUILD_VERBS = ("fetch", "build", "image")
+BUILD_VERBS = ("fetch", "build", "package", "image")
 #: Verbs that act on the machine, not on a definitions root.
 HOST_VERBS = ("setup-deb-src",)
 

@@ -108,7 +108,57 @@ def _add_build_verb(verbs: argparse._SubParsersAction) -> None:
                        help="docker (default), or host inside an existing builder image")
     build.add_argument("--force", action="append", default=[], metavar="NAME",
                        help="rebuild NAME and its dependents even if cached (repeatable)")
+    build.add_argument("--no-package", dest="package", action="store_false",
+                       help="stop after building the artifacts")
+    _package_options(build)
     _common(build)
+
+    package = verbs.add_parser(
+        "package", help="package a built project as .deb/.rpm (from the artifact cache)",
+        description="Stage a project's cached artifacts and write its packages, each with "
+        ".sha256, .size and .metadata.json files. Every software must be built already "
+        "('omnibus build' builds and then packages in one go).",
+        epilog=PACKAGE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _target(package)
+    _cache_options(package)
+    _package_options(package)
+    _common(package)
+
+
+PACKAGE_HELP = """\
+versions (omnibus-gitlab's scheme):
+  release   17.5.0-ce.0                          the default
+  nightly   17.5.0+rnightly.PIPELINE.SHA8-0      also when NIGHTLY=true
+  branch    17.5.0+rfbranch.PIPELINE.SHA8-0
+environment: SOURCE_DATE_EPOCH (every timestamp; default 2024-01-01), CI_PIPELINE_ID,
+CI_COMMIT_SHA, OMNIBUS_SIGN_KEY, GNUPGHOME, GPG_PASSPHRASE.
+"""
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    formats = tuple(f.strip() for f in text.split(",") if f.strip())
+    unknown = [f for f in formats if f not in ("deb", "rpm")]
+    if unknown or not formats:
+        raise argparse.ArgumentTypeError(f"'{text}': formats are deb and rpm, comma-separated")
+    return tuple(dict.fromkeys(formats))
+
+
+def _package_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", dest="formats", type=_formats, default=None,
+                        metavar="deb,rpm", help="package formats (default: the platform's)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="where packages go (default: ROOT/pkg)")
+    parser.add_argument("--build-kind", choices=("release", "nightly", "branch"), default=None,
+                        help="version scheme (default: nightly if NIGHTLY=true, else release)")
+    parser.add_argument("--pipeline-id", default=None,
+                        help="CI pipeline id of nightly/branch versions ($CI_PIPELINE_ID)")
+    parser.add_argument("--commit", default=None,
+                        help="commit sha of nightly/branch versions ($CI_COMMIT_SHA)")
+    parser.add_argument("--sign-key", default=None, metavar="KEY",
+                        help="GPG key to sign with ($OMNIBUS_SIGN_KEY; default: unsigned)")
+    parser.add_argument("--threads", type=_positive, default=None,
+                        help="compression threads (default: one per CPU)")
 
 
 def _add_host_verbs(verbs: argparse._SubParsersAction) -> None:

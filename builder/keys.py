@@ -33,6 +33,9 @@ BUILD_FIELDS = ("name", "version", "license_files", "patches", "templates", "env
 PLATFORM_FIELDS = ("id", "family", "distro", "version", "base_image", "bootstrap_suite",
                    "package_install", "build_packages", "cflags", "ldflags")
 
+#: What of an arch goes into keys: package names per format do not change what gets built.
+ARCH_FIELDS = ("name", "package_arch", "docker_platform", "gnu_triplet", "cflags")
+
 
 def sha256_json(document: Any) -> str:
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -92,7 +95,8 @@ def _files_digest(paths: list[Path]) -> dict[str, str]:
 
 def platform_inputs(platform: Platform, arch: str) -> str:
     facts = {name: plain(getattr(platform, name)) for name in PLATFORM_FIELDS}
-    facts["arch"] = plain(platform.arches[arch])
+    spec = platform.arches[arch]
+    facts["arch"] = {name: plain(getattr(spec, name)) for name in ARCH_FIELDS}
     return sha256_json(facts)
 
 

@@ -193,6 +193,12 @@ class Project:
     runtime_dependencies: tuple[Dependency, ...] = ()
     exclusions: tuple[str, ...] = ()
     package_scripts: str = "package"
+    vendor: str = ""
+    #: Upgrades from a version below this MAJOR.MINOR are refused by the package's preinst.
+    upgrade_stop: str | None = None
+    upgrade_docs: str = ""
+    #: Commands under <install_dir>/bin that the package links into /usr/bin.
+    ctl_commands: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,11 @@ class ArchSpec:
     docker_platform: str
     gnu_triplet: str
     cflags: str = ""
+    #: The arch's name in each package format (deb: amd64, rpm: x86_64); never a build input.
+    package_arches: Mapping[str, str] = field(default_factory=frozen_map)
+
+    def for_format(self, package_format: str) -> str | None:
+        return self.package_arches.get(package_format)
 
 
 @dataclass(frozen=True)

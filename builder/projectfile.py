@@ -25,14 +25,16 @@ from builder.strict import Section
 PROJECT_KEYS = frozenset({
     "name", "description", "maintainer", "homepage", "license", "install_dir", "edition",
     "version", "iteration", "dependencies", "replaces", "conflicts", "runtime_dependencies",
-    "exclusions", "package_scripts",
+    "exclusions", "package_scripts", "vendor", "upgrade_stop", "upgrade_docs", "ctl_commands",
 })
 PLATFORM_KEYS = frozenset({
     "family", "distro", "version", "codename", "base_image", "bootstrap_suite",
     "package_format", "compression", "dist_tag", "glibc", "editions", "arches",
     "package_install", "build_packages", "cflags", "ldflags", "allowed_libs",
 })
-ARCH_KEYS = frozenset({"package_arch", "docker_platform", "gnu_triplet", "cflags"})
+ARCH_KEYS = frozenset({"package_arch", "package_arches", "docker_platform", "gnu_triplet",
+                       "cflags"})
+UPGRADE_STOP = re.compile(r"\d+\.\d+")
 COMPRESSION_LEVELS = {"xz": range(0, 10), "zstd": range(1, 23), "gzip": range(1, 10)}
 
 
@@ -88,7 +90,20 @@ def parse_project(file: Path, data: Any, licenses: LicenseChecker) -> Project:
         runtime_dependencies=read_dependencies(section, "runtime_dependencies"),
         exclusions=section.str_list("exclusions"),
         package_scripts=section.str("package_scripts", default="package"),
+        vendor=section.str("vendor", default="") or section.str("maintainer", required=True),
+        upgrade_stop=_read_upgrade_stop(section),
+        upgrade_docs=section.str("upgrade_docs", default=""),
+        ctl_commands=tuple(check_name(section, "ctl_commands", n)
+                           for n in section.str_list("ctl_commands")),
     )
+
+
+def _read_upgrade_stop(section: Section) -> str | None:
+    stop = section.str("upgrade_stop")
+    if stop is not None and not UPGRADE_STOP.fullmatch(stop):
+        raise section.error("upgrade_stop", f"'{stop}' is not MAJOR.MINOR",
+                            hint="e.g. upgrade_stop: \"17.11\" (quoted, so YAML keeps it a string)")
+    return stop
 
 
 def _read_compression(section: Section) -> Compression:
@@ -102,7 +117,20 @@ def _read_compression(section: Section) -> Compression:
     return Compression(kind, level)
 
 
-def _read_arches(section: Section) -> dict[str, ArchSpec]:
+def _read_package_arches(spec: Section, native_format: str) -> dict[str, str]:
+    names = {native_format: spec.str("package_arch", required=True)}
+    for package_format, name in spec.str_map("package_arches").items():
+        if package_format not in PACKAGE_FORMATS:
+            raise spec.error("package_arches", f"'{package_format}' is not a package format",
+                             hint=f"formats: {', '.join(PACKAGE_FORMATS)}")
+        if package_format == native_format and name != names[native_format]:
+            raise spec.error("package_arches", f"{package_format} name '{name}' differs from "
+                             f"package_arch '{names[native_format]}'")
+        names[package_format] = name
+    return names
+
+
+def _read_arches(section: Section, native_format: str) -> dict[str, ArchSpec]:
     arches = section.section("arches", required=True)
     arches.allow(frozenset(ARCHES))
     if not arches.data:
@@ -117,6 +145,7 @@ def _read_arches(section: Section) -> dict[str, ArchSpec]:
             docker_platform=spec.str("docker_platform", required=True),
             gnu_triplet=spec.str("gnu_triplet", required=True),
             cflags=spec.str("cflags", default=""),
+            package_arches=frozen_map(_read_package_arches(spec, native_format)),
         )
     return result
 
@@ -152,6 +181,7 @@ def _read_package_install(section: Section) -> str:
 def parse_platform(file: Path, data: Any) -> Platform:
     section = Section(file, data)
     section.allow(PLATFORM_KEYS)
+    package_format = _choice(section, "package_format", PACKAGE_FORMATS, None)
     return Platform(
         id=check_name(section, "name", file.stem),
         family=_choice(section, "family", FAMILIES, None),
@@ -161,12 +191,12 @@ def parse_platform(file: Path, data: Any) -> Platform:
         codename=section.str("codename"),
         base_image=section.str("base_image", required=True),
         bootstrap_suite=section.str("bootstrap_suite"),
-        package_format=_choice(section, "package_format", PACKAGE_FORMATS, None),
+        package_format=package_format,
         compression=_read_compression(section),
         dist_tag=section.str("dist_tag", default=""),
         glibc=section.str("glibc", required=True),
         editions=_read_editions(section),
-        arches=frozen_map(_read_arches(section)),
+        arches=frozen_map(_read_arches(section, package_format)),
         package_install=_read_package_install(section),
         build_packages=section.str_list("build_packages"),
         cflags=section.str("cflags", default=""),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from builder.graph import Graph
@@ -161,3 +162,12 @@ def format_build(outcomes: Sequence[BuildOutcome], seconds: float) -> str:
     tally = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     return (table(("SOFTWARE", "RESULT", "SECONDS", "NOTE"), rows)
             + f"\n{len(outcomes)} software: {tally}; {seconds:.1f} s in all")
+
+
+def format_packages(packages: Sequence[Path], seconds: float) -> str:
+    rows = [(p.name, f"{p.stat().st_size / 1e6:.1f} MB",
+             p.with_name(p.name + ".sha256").read_text().split()[0][:16]) for p in packages]
+    where = packages[0].parent if packages else "-"
+    return (table(("PACKAGE", "SIZE", "SHA256"), rows)
+            + f"\n{len(packages)} package(s) in {where} (with .sha256, .size, .metadata.json);"
+            f" {seconds:.1f} s")

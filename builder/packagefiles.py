@@ -1,0 +1,128 @@
+"""What a project's package carries besides its software: maintainer scripts rendered from
+`templates/<package_scripts>/`, the version manifest, and the deb's copyright, changelog and
+lintian overrides."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from builder.errors import BuilderError
+from builder.graph import Graph
+from builder.model import GitSource, PathSource, Project, Software, UrlSource
+from builder.packaging.meta import ExtraFile
+from builder.version import PackageVersion
+
+#: Which scripts each format runs; rpm's %posttrans runs the upgrade after the transaction.
+SCRIPTS = {"deb": ("preinst", "postinst", "postrm"),
+           "rpm": ("preinst", "postinst", "postrm", "posttrans")}
+
+
+def _environment(directory: Path) -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(directory),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              autoescape=False)
+
+
+def render_scripts(root: Path, project: Project, version: PackageVersion,
+                   package_format: str) -> dict[str, str]:
+    directory = root / "templates" / project.package_scripts
+    environment = _environment(directory)
+    context = {"name": project.name, "version": version, "install_dir": project.install_dir,
+               "upgrade_stop": project.upgrade_stop or "", "upgrade_docs": project.upgrade_docs,
+               "ctl_commands": project.ctl_commands, "format": package_format,
+               "edition": project.edition}
+    scripts = {}
+    for name in SCRIPTS[package_format]:
+        try:
+            scripts[name] = environment.get_template(f"{name}.j2").render(context)
+        except jinja2.TemplateNotFound as error:
+            raise BuilderError(f"{directory}/{name}.j2 is missing",
+                               hint=f"{project.file}: package_scripts names {directory}") from error
+        except jinja2.TemplateError as error:
+            raise BuilderError(f"{directory}/{name}.j2: {error}",
+                               hint="fix the template") from error
+    return scripts
+
+
+def _locked_source(software: Software, locks: Mapping[str, str]) -> dict[str, Any]:
+    source = software.source
+    if isinstance(source, UrlSource):
+        found = {"url": source.url} if source.url else {}
+        found.update({k: v for k, v in (("sha256", source.sha256), ("sha512", source.sha512)) if v})
+        return found
+    if isinstance(source, GitSource):
+        return {"git": source.git, "ref": locks.get(software.name, source.ref)}
+    if isinstance(source, PathSource):
+        return {"path": source.path}
+    return {}
+
+
+def version_manifest(graph: Graph, version: PackageVersion,
+                     locks: Mapping[str, str]) -> dict[str, Any]:
+    """omnibus's version-manifest.json (manifest format 2)."""
+    software = {}
+    for name in sorted(graph.software):
+        definition = graph.software[name]
+        source = definition.source
+        locked = locks.get(name) if isinstance(source, GitSource) else definition.version
+        software[name] = {
+            "locked_version": locked or definition.version,
+            "locked_source": _locked_source(definition, locks),
+            "source_type": source.kind if source is not None else "project_local",
+            "described_version": definition.version,
+            "license": definition.license,
+        }
+    return {"manifest_format": 2, "software": software, "build_version": version.version,
+            "build_git_revision": "", "license": graph.project.license}
+
+
+def _copyright(graph: Graph) -> str:
+    """Plain text: the packaging's license, then every bundled component and its license."""
+    project = graph.project
+    width = max(len(name) for name in graph.software) if graph.software else 0
+    lines = [f"{project.name}: {project.description}", f"Packaged by {project.vendor}",
+             f"Homepage: {project.homepage}", f"License of the packaging: {project.license}", "",
+             "This package bundles the software below. Each component's license texts are in",
+             f"{project.install_dir}/LICENSES/ where the component ships them.", ""]
+    for name in sorted(graph.software):
+        definition = graph.software[name]
+        lines.append(f"  {name:<{width}}  {definition.version:<12}  {definition.license}")
+    return "\n".join(lines) + "\n"
+
+
+def _changelog(project: Project, version: PackageVersion, epoch: int) -> bytes:
+    date = format_datetime(datetime.fromtimestamp(epoch, UTC))
+    text = (f"{project.name} ({version.full}) unstable; urgency=medium\n\n"
+            f"  * Built by omnibus from {len(project.dependencies)} software definitions.\n\n"
+            f" -- {project.maintainer}  {date}\n")
+    return gzip.compress(text.encode(), compresslevel=9, mtime=0)
+
+
+def deb_extras(root: Path, graph: Graph, version: PackageVersion, epoch: int) -> list[ExtraFile]:
+    project = graph.project
+    doc = f"usr/share/doc/{project.name}"
+    extras = [ExtraFile(f"{doc}/changelog.gz", _changelog(project, version, epoch)),
+              ExtraFile(f"{doc}/copyright", _copyright(graph).encode(), role="license")]
+    overrides = root / "templates" / project.package_scripts / "lintian-overrides.j2"
+    if overrides.is_file():
+        text = _environment(overrides.parent).get_template(overrides.name).render(
+            name=project.name, install_dir=project.install_dir.lstrip("/"))
+        extras.append(ExtraFile(f"usr/share/lintian/overrides/{project.name}", text.encode()))
+    return extras
+
+
+def rpm_extras(graph: Graph) -> list[ExtraFile]:
+    licenses = f"usr/share/licenses/{graph.project.name}"
+    return [ExtraFile(f"{licenses}/COPYRIGHT", _copyright(graph).encode(), role="license")]
+
+
+def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()

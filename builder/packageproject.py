@@ -1,0 +1,156 @@
+"""Package a built project: stage its artifacts, add the version manifest, and write one
+package per format with its checksum, size and metadata files next to it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from builder.artifacts import ensure_unpacked
+from builder.cache import ArtifactCache, write_atomic
+from builder.errors import BuilderError, UsageError
+from builder.graph import Graph
+from builder.keys import KeyRecord
+from builder.packagefiles import (
+    deb_extras,
+    manifest_bytes,
+    render_scripts,
+    rpm_extras,
+    version_manifest,
+)
+from builder.packaging import PACKAGERS
+from builder.packaging.meta import PackageMeta, Signing
+from builder.stage import Stage, add_generated, make_stage
+from builder.version import BuildIdentity, PackageVersion, package_version
+
+
+@dataclass(frozen=True)
+class PackageSettings:
+    root: Path
+    cache_dir: Path
+    out_dir: Path
+    formats: tuple[str, ...]
+    build: BuildIdentity
+    epoch: int
+    signing: Signing | None = None
+    threads: int = 0
+
+
+def _runtime_dependencies(graph: Graph) -> tuple[str, ...]:
+    facts = graph.platform.facts(graph.arch, graph.project.edition)
+    return tuple(d.name for d in graph.project.runtime_dependencies if d.condition.holds(facts))
+
+
+def package_meta(graph: Graph, package_format: str, version: PackageVersion,
+                 settings: PackageSettings) -> PackageMeta:
+    project, platform = graph.project, graph.platform
+    arch = platform.arches[graph.arch].for_format(package_format)
+    if arch is None:
+        raise UsageError(f"{platform.file}: arch {graph.arch} has no {package_format} name",
+                         hint=f"add package_arches: {{{package_format}: NAME}} under "
+                         f"arches.{graph.arch}")
+    extras = (deb_extras(settings.root, graph, version, settings.epoch)
+              if package_format == "deb" else rpm_extras(graph))
+    return PackageMeta(
+        name=project.name, version=version, arch=arch, maintainer=project.maintainer,
+        vendor=project.vendor, homepage=project.homepage, license=project.license,
+        summary=project.description.splitlines()[0], description=project.description,
+        compression=platform.compression, epoch=settings.epoch, platform=platform.id,
+        dist_tag=platform.dist_tag if package_format == "rpm" else "",
+        depends=_runtime_dependencies(graph), conflicts=project.conflicts,
+        replaces=project.replaces,
+        scripts=render_scripts(settings.root, project, version, package_format),
+        extra_files=tuple(extras), signing=settings.signing, threads=settings.threads,
+    )
+
+
+def stage_project(graph: Graph, keys: Mapping[str, KeyRecord], cache_dir: Path) -> Stage:
+    cache = ArtifactCache(cache_dir)
+    missing = [name for name in graph.order if not cache.has(keys[name].key)]
+    if missing:
+        raise BuilderError(
+            f"{len(missing)} software of {graph.project.name} are not built for "
+            f"{graph.platform.id}/{graph.arch}: {', '.join(missing)}",
+            hint=f"run: omnibus build {graph.project.name} --platform {graph.platform.id} "
+            f"--arch {graph.arch}")
+    layers = [(name, ensure_unpacked(cache, keys[name].key), graph.software[name].package_excludes)
+              for name in graph.order]
+    destination = cache_dir / "stage" / graph.project.name / graph.platform.id / graph.arch
+    return make_stage(layers, graph.project.install_dir, graph.project.exclusions, destination)
+
+
+def _digests(path: Path) -> dict[str, str]:
+    hashes = {name: hashlib.new(name) for name in ("md5", "sha1", "sha256", "sha512")}
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            for digest in hashes.values():
+                digest.update(chunk)
+    return {name: digest.hexdigest() for name, digest in hashes.items()}
+
+
+def write_sidecars(package: Path, meta: PackageMeta, manifest: Mapping[str, Any]) -> None:
+    """`<pkg>.sha256` (sha256sum's format), `<pkg>.size` and `<pkg>.metadata.json`."""
+    digests = _digests(package)
+    size = package.stat().st_size
+    metadata = {"basename": package.name, **digests, "size": size, "platform": meta.platform,
+                "arch": meta.arch, "name": meta.name, "version": meta.version.version,
+                "iteration": meta.version.iteration, "license": meta.license,
+                "version_manifest": manifest}
+    write_atomic(package.with_name(package.name + ".sha256"),
+                 f"{digests['sha256']}  {package.name}\n".encode())
+    write_atomic(package.with_name(package.name + ".size"), f"{size}\n".encode())
+    write_atomic(package.with_name(package.name + ".metadata.json"),
+                 (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _quiet(_text: str) -> None:
+    pass
+
+
+def package_project(graph: Graph, keys: Mapping[str, KeyRecord], locks: Mapping[str, str],
+                    settings: PackageSettings,
+                    report: Callable[[str], None] = _quiet) -> list[Path]:
+    """Stage, then write each format's package into settings.out_dir; return their paths."""
+    version = package_version(graph.project, settings.root, settings.build)
+    started = time.monotonic()
+    stage = stage_project(graph, keys, settings.cache_dir)
+    manifest = version_manifest(graph, version, locks)
+    stage = add_generated(stage, "version-manifest.json", manifest_bytes(manifest))
+    size = sum(entry.size for entry in stage.entries)
+    report(f"  staged {len(stage.entries)} paths ({size / 1e6:.1f} MB) at {stage.root} "
+           f"in {time.monotonic() - started:.1f} s; version {version.full}")
+    packages = []
+    for package_format in settings.formats:
+        started = time.monotonic()
+        meta = package_meta(graph, package_format, version, settings)
+        package = PACKAGERS[package_format].build(stage, meta, settings.out_dir)
+        write_sidecars(package, meta, manifest)
+        report(f"  wrote {package.name} ({package.stat().st_size / 1e6:.1f} MB) "
+               f"in {time.monotonic() - started:.1f} s")
+        packages.append(package)
+    return packages
+
+
+def source_date_epoch(environ: Mapping[str, str], default: int) -> int:
+    text = environ.get("SOURCE_DATE_EPOCH", "")
+    if not text:
+        return default
+    if not text.isdigit():
+        raise UsageError(f"SOURCE_DATE_EPOCH='{text}' is not a number of seconds",
+                         hint="unset it, or set it to e.g. $(git log -1 --format=%ct)")
+    return int(text)
+
+
+def signing_from(key: str | None, environ: Mapping[str, str]) -> Signing | None:
+    key = key or environ.get("OMNIBUS_SIGN_KEY") or None
+    if key is None:
+        return None
+    home = environ.get("GNUPGHOME")
+    return Signing(key, Path(home) if home else None, environ.get("GPG_PASSPHRASE"))
+
+
