@@ -87,8 +87,8 @@ def test_installs_into_an_empty_root_with_modes_and_hard_links(package, tmp_path
     assert os.stat(tool).st_ino == os.stat(alias).st_ino
     assert os.readlink(root / "opt/toy/bin/tool-link") == "tool"
     assert (root / "opt/toy/share/data/table.txt").stat().st_mode & 0o7777 == 0o640
-    verify = subprocess.run(["rpm", "--root", str(root), "-V", "--nodeps", "toy"], capture_output=True,
-                            text=True)
+    verify = subprocess.run(["rpm", "--root", str(root), "-V", "--nodeps", "toy"],
+                            capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout
 
 
