@@ -23,7 +23,7 @@ from builder.images import ensure_image
 from builder.keys import compute_keys
 from builder.locks import load_locks
 from builder.mirrors import mirror_chain
-from builder.model import Catalog
+from builder.model import Catalog, Compression
 from builder.packageproject import (
     PackageSettings,
     package_project,
@@ -109,6 +109,7 @@ def _package_settings(catalog: Catalog, args: argparse.Namespace, graph: Graph) 
         build=BuildIdentity.from_environment(args.build_kind, environ),
         epoch=source_date_epoch(environ, DEFAULT_EPOCH),
         signing=signing_from(args.sign_key, environ), threads=args.threads or 0,
+        compression=Compression(*args.compression) if args.compression else None,
     )
 
 
@@ -117,9 +118,10 @@ def _package(catalog: Catalog, args: argparse.Namespace, graph: Graph,
     settings = _package_settings(catalog, args, graph)
     keys = compute_keys(graph, catalog.root, load_locks(_locks_path(catalog, args)))
     started = time.monotonic()
+    compression = settings.compression or graph.platform.compression
     printer.line(f"packaging {graph.project.name} for {graph.platform.id}/{graph.arch} as "
-                 f"{', '.join(settings.formats)} ({graph.platform.compression.type} "
-                 f"{graph.platform.compression.level}) into {settings.out_dir}")
+                 f"{', '.join(settings.formats)} ({compression.type} {compression.level}) "
+                 f"into {settings.out_dir}")
     packages = package_project(graph, keys, load_locks(_locks_path(catalog, args)), settings,
                                printer.line)
     return format_packages(packages, time.monotonic() - started)

@@ -144,6 +144,17 @@ def _formats(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(formats))
 
 
+def _compression(text: str) -> tuple[str, int]:
+    kind, _, level = text.partition(":")
+    limits = {"xz": (0, 9, 6), "zstd": (1, 22, 9), "gzip": (1, 9, 6)}
+    if kind not in limits:
+        raise argparse.ArgumentTypeError(f"'{kind}': compressions are {', '.join(limits)}")
+    low, high, default = limits[kind]
+    if level and not (level.isdigit() and low <= int(level) <= high):
+        raise argparse.ArgumentTypeError(f"{kind} takes levels {low}..{high}")
+    return kind, int(level) if level else default
+
+
 def _package_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", dest="formats", type=_formats, default=None,
                         metavar="deb,rpm", help="package formats (default: the platform's)")
@@ -157,6 +168,8 @@ def _package_options(parser: argparse.ArgumentParser) -> None:
                         help="commit sha of nightly/branch versions ($CI_COMMIT_SHA)")
     parser.add_argument("--sign-key", default=None, metavar="KEY",
                         help="GPG key to sign with ($OMNIBUS_SIGN_KEY; default: unsigned)")
+    parser.add_argument("--compression", type=_compression, default=None, metavar="TYPE:LEVEL",
+                        help="override the platform's compression, e.g. xz:6 or zstd:3")
     parser.add_argument("--threads", type=_positive, default=None,
                         help="compression threads (default: one per CPU)")
 

@@ -8,6 +8,7 @@ need the whole catalog (dependencies exist, names are unique) live in `loader`.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +72,13 @@ def read_license(section: Section, licenses: LicenseChecker) -> str:
     return normalised
 
 
-def _condition_values(section: Section, fact: str) -> tuple[str, ...]:
+def _condition_values(section: Section, fact: str,
+                      facts: Mapping[str, tuple[str, ...] | None]) -> tuple[str, ...]:
     raw = section.data[fact]
     values = (raw,) if isinstance(raw, str) else section.str_list(fact)
     if not values:
         raise section.error(fact, "needs at least one value")
-    allowed = CONDITION_FACTS[fact]
+    allowed = facts[fact]
     for value in values:
         if allowed is not None and value not in allowed:
             raise section.error(
@@ -85,18 +87,21 @@ def _condition_values(section: Section, fact: str) -> tuple[str, ...]:
     return values
 
 
-def _read_condition_part(item: Section, key: str) -> dict[str, tuple[str, ...]]:
+def _read_condition_part(item: Section, key: str,
+                         facts: Mapping[str, tuple[str, ...] | None]) -> dict[str, tuple[str, ...]]:
     part = item.section(key)
     if part is None:
         return {}
-    part.allow(frozenset(CONDITION_FACTS))
+    part.allow(frozenset(facts))
     if not part.data:
         raise item.error(key, "is empty", hint="name at least one fact, e.g. {edition: fips}")
-    return {fact: _condition_values(part, fact) for fact in part.data}
+    return {fact: _condition_values(part, fact, facts) for fact in part.data}
 
 
-def read_dependencies(section: Section, key: str) -> tuple[Dependency, ...]:
-    """Items are names, or mappings {name, when, unless} whose conditions test facts."""
+def read_dependencies(section: Section, key: str,
+                      facts: Mapping[str, tuple[str, ...] | None] = CONDITION_FACTS,
+                      ) -> tuple[Dependency, ...]:
+    """Items are names, or mappings {name, when, unless} whose conditions test `facts`."""
     result: list[Dependency] = []
     seen: dict[str, int | None] = {}
     for item, location in section.items(key):
@@ -106,8 +111,8 @@ def read_dependencies(section: Section, key: str) -> tuple[Dependency, ...]:
             entry = section_of(item, location)
             entry.allow(frozenset({"name", "when", "unless"}))
             condition = Condition(
-                when=frozen_map(_read_condition_part(entry, "when")),
-                unless=frozen_map(_read_condition_part(entry, "unless")),
+                when=frozen_map(_read_condition_part(entry, "when", facts)),
+                unless=frozen_map(_read_condition_part(entry, "unless", facts)),
             )
             name = check_name(entry, "name", entry.str("name", required=True))
             dependency = Dependency(name, condition, line=location.line)

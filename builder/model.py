@@ -17,6 +17,10 @@ PACKAGE_FORMATS = ("deb", "rpm")
 CONDITION_FACTS: Mapping[str, tuple[str, ...] | None] = MappingProxyType(
     {"edition": EDITIONS, "family": FAMILIES, "arch": ARCHES, "platform": None, "distro": None}
 )
+#: A package's runtime dependencies may also depend on the package format.
+RUNTIME_CONDITION_FACTS: Mapping[str, tuple[str, ...] | None] = MappingProxyType(
+    {**CONDITION_FACTS, "format": PACKAGE_FORMATS}
+)
 
 
 def frozen_map(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:

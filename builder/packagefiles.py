@@ -84,11 +84,14 @@ def version_manifest(graph: Graph, version: PackageVersion,
             "build_git_revision": "", "license": graph.project.license}
 
 
-def _copyright(graph: Graph) -> str:
+def _copyright(graph: Graph, epoch: int) -> str:
     """Plain text: the packaging's license, then every bundled component and its license."""
     project = graph.project
     width = max(len(name) for name in graph.software) if graph.software else 0
-    lines = [f"{project.name}: {project.description}", f"Packaged by {project.vendor}",
+    summary = project.description.strip().splitlines()[0]
+    lines = [f"{project.name}: {summary}",
+             f"Copyright (c) {datetime.fromtimestamp(epoch, UTC).year} {project.vendor} "
+             "(the packaging) and the authors of each component",
              f"Homepage: {project.homepage}", f"License of the packaging: {project.license}", "",
              "This package bundles the software below. Each component's license texts are in",
              f"{project.install_dir}/LICENSES/ where the component ships them.", ""]
@@ -109,8 +112,8 @@ def _changelog(project: Project, version: PackageVersion, epoch: int) -> bytes:
 def deb_extras(root: Path, graph: Graph, version: PackageVersion, epoch: int) -> list[ExtraFile]:
     project = graph.project
     doc = f"usr/share/doc/{project.name}"
-    extras = [ExtraFile(f"{doc}/changelog.gz", _changelog(project, version, epoch)),
-              ExtraFile(f"{doc}/copyright", _copyright(graph).encode(), role="license")]
+    extras = [ExtraFile(f"{doc}/changelog.Debian.gz", _changelog(project, version, epoch)),
+              ExtraFile(f"{doc}/copyright", _copyright(graph, epoch).encode(), role="license")]
     overrides = root / "templates" / project.package_scripts / "lintian-overrides.j2"
     if overrides.is_file():
         text = _environment(overrides.parent).get_template(overrides.name).render(
@@ -119,9 +122,9 @@ def deb_extras(root: Path, graph: Graph, version: PackageVersion, epoch: int) ->
     return extras
 
 
-def rpm_extras(graph: Graph) -> list[ExtraFile]:
+def rpm_extras(graph: Graph, epoch: int) -> list[ExtraFile]:
     licenses = f"usr/share/licenses/{graph.project.name}"
-    return [ExtraFile(f"{licenses}/COPYRIGHT", _copyright(graph).encode(), role="license")]
+    return [ExtraFile(f"{licenses}/COPYRIGHT", _copyright(graph, epoch).encode(), role="license")]
 
 
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:

@@ -16,6 +16,7 @@ from builder.cache import ArtifactCache, write_atomic
 from builder.errors import BuilderError, UsageError
 from builder.graph import Graph
 from builder.keys import KeyRecord
+from builder.model import Compression
 from builder.packagefiles import (
     deb_extras,
     manifest_bytes,
@@ -39,10 +40,11 @@ class PackageSettings:
     epoch: int
     signing: Signing | None = None
     threads: int = 0
+    compression: Compression | None = None  # None: the platform's
 
 
-def _runtime_dependencies(graph: Graph) -> tuple[str, ...]:
-    facts = graph.platform.facts(graph.arch, graph.project.edition)
+def _runtime_dependencies(graph: Graph, package_format: str) -> tuple[str, ...]:
+    facts = {**graph.platform.facts(graph.arch, graph.project.edition), "format": package_format}
     return tuple(d.name for d in graph.project.runtime_dependencies if d.condition.holds(facts))
 
 
@@ -54,15 +56,17 @@ def package_meta(graph: Graph, package_format: str, version: PackageVersion,
         raise UsageError(f"{platform.file}: arch {graph.arch} has no {package_format} name",
                          hint=f"add package_arches: {{{package_format}: NAME}} under "
                          f"arches.{graph.arch}")
+    summary, _, description = project.description.strip().partition("\n")
     extras = (deb_extras(settings.root, graph, version, settings.epoch)
-              if package_format == "deb" else rpm_extras(graph))
+              if package_format == "deb" else rpm_extras(graph, settings.epoch))
     return PackageMeta(
         name=project.name, version=version, arch=arch, maintainer=project.maintainer,
         vendor=project.vendor, homepage=project.homepage, license=project.license,
-        summary=project.description.splitlines()[0], description=project.description,
-        compression=platform.compression, epoch=settings.epoch, platform=platform.id,
+        summary=summary, description=description,
+        compression=settings.compression or platform.compression, epoch=settings.epoch,
+        platform=platform.id,
         dist_tag=platform.dist_tag if package_format == "rpm" else "",
-        depends=_runtime_dependencies(graph), conflicts=project.conflicts,
+        depends=_runtime_dependencies(graph, package_format), conflicts=project.conflicts,
         replaces=project.replaces,
         scripts=render_scripts(settings.root, project, version, package_format),
         extra_files=tuple(extras), signing=settings.signing, threads=settings.threads,

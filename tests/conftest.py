@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -49,6 +50,9 @@ class Root:
         self.path = path
         for kind in ("software", "projects", "platforms"):
             (path / kind).mkdir(parents=True, exist_ok=True)
+        # The real maintainer scripts: every project packages with them unless it says otherwise.
+        shutil.copytree(REPO / "templates" / "package", path / "templates" / "package",
+                        dirs_exist_ok=True)
         self.platform("debian-12")
         self.platform("el-9", family="rhel", distro="almalinux", format="rpm")
 

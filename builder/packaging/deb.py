@@ -18,7 +18,7 @@ from pathlib import Path
 from builder.packaging import signing
 from builder.packaging.compress import SUFFIX, compress_bytes, compressing
 from builder.packaging.members import Member, package_members
-from builder.packaging.meta import PackageMeta
+from builder.packaging.meta import PackageMeta, wrap_paragraphs
 from builder.packaging.tarstream import write_tar
 from builder.stage import Stage
 
@@ -35,10 +35,9 @@ def installed_size(members: list[Member]) -> int:
 
 
 def _description(meta: PackageMeta) -> str:
-    lines = [meta.summary]
-    for line in meta.description.strip().splitlines():
-        lines.append(" " + (line.rstrip() or "."))
-    return "\n".join(lines)
+    """The synopsis, then the long description wrapped to 80 columns, "." between paragraphs."""
+    lines = [f" {line}" if line else " ." for line in wrap_paragraphs(meta.description)]
+    return "\n".join([meta.summary, *lines])
 
 
 def control_text(meta: PackageMeta, size_kib: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,17 @@ class PackageMeta:
     extra_files: tuple[ExtraFile, ...] = ()
     signing: Signing | None = None
     threads: int = 0  # compression threads; 0: one per CPU
+
+
+def wrap_paragraphs(text: str, width: int = 78) -> list[str]:
+    """Long descriptions wrapped for both formats' 80-column conventions; "" between
+    paragraphs."""
+    lines: list[str] = []
+    for paragraph in text.strip().split("\n\n"):
+        if lines:
+            lines.append("")
+        lines += textwrap.wrap(" ".join(paragraph.split()), width, break_on_hyphens=False)
+    return lines
 
 
 def parse_dependency(text: str) -> tuple[str, str, str]:

@@ -18,7 +18,7 @@ from builder.packaging import signing
 from builder.packaging.compress import compressing
 from builder.packaging.cpio import CountingWriter, link_sets, write_cpio
 from builder.packaging.members import Member, package_members
-from builder.packaging.meta import PackageMeta, parse_dependency
+from builder.packaging.meta import PackageMeta, parse_dependency, wrap_paragraphs
 from builder.packaging.rpmheader import (
     BIN,
     I18NSTRING,
@@ -155,7 +155,8 @@ def _main_header(meta: PackageMeta, members: list[Member], digests: list[str],
     tags: dict[int, tuple[int, Any]] = {
         100: (STRING_ARRAY, ["C"]),
         1000: (STRING, meta.name), 1001: (STRING, _version(meta)), 1002: (STRING, _release(meta)),
-        1004: (I18NSTRING, meta.summary), 1005: (I18NSTRING, meta.description.strip()),
+        1004: (I18NSTRING, meta.summary),
+        1005: (I18NSTRING, "\n".join(wrap_paragraphs(meta.description))),
         1006: (INT32, [meta.epoch]), 1007: (STRING, "omnibus-builder"),
         1011: (STRING, meta.vendor), 1014: (STRING, meta.license),
         1015: (STRING, meta.maintainer), 1016: (I18NSTRING, "Applications/System"),
