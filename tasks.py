@@ -1,6 +1,6 @@
 """Release workflows as invoke tasks. Run them through ./dev, which sets up the environment.
 
-  ./dev build      the default project for debian-12/amd64: plan, fetch, build
+  ./dev build      the default project for debian-12/amd64: plan, fetch, build, package
   ./dev test       lint, unit tests and integration tests (what CI runs)
   ./dev bench      the benchmarks under bench/
 """
@@ -22,15 +22,15 @@ VENV_BIN = ".venv/bin"
 })
 def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12",
           arch: str = "amd64") -> None:
-    """Plan, fetch and build a project's software (packaging comes in a later stage)."""
+    """Plan, fetch and build a project's software, then package it into pkg/."""
     start = time.monotonic()
     target = f"{project} --platform {platform} --arch {arch}"
     print(f"==> build plan of {project} on {platform}/{arch}")
     c.run(f"{VENV_BIN}/omnibus plan {target}")
-    print("\n==> fetch and build (logs: cache/logs/, artifacts: cache/artifacts/)")
+    print("\n==> fetch, build and package (logs: cache/logs/, artifacts: cache/artifacts/)")
     c.run(f"{VENV_BIN}/omnibus build {target}")
-    print(f"\n==> done in {time.monotonic() - start:.0f} s. Every software's artifact is in "
-          "cache/artifacts/; packaging them as .deb/.rpm is not implemented yet (README.md).")
+    print(f"\n==> done in {time.monotonic() - start:.0f} s. Packages and their .sha256, .size "
+          "and .metadata.json are in pkg/; install one with `apt-get install ./pkg/NAME.deb`.")
 
 
 @task
@@ -54,3 +54,4 @@ def bench(c: Context) -> None:
     c.run(f"{VENV_BIN}/python bench/incremental.py")
     c.run(f"{VENV_BIN}/python bench/build_speed.py")
     c.run(f"{VENV_BIN}/python bench/multiarch.py")
+    c.run(f"{VENV_BIN}/python bench/package_speed.py")

@@ -3,7 +3,7 @@ control.tar.* and data.tar.*, compressed as the platform says.
 
 Why not dpkg-deb: it needs the tree copied under a DEBIAN/ directory and does not write
 md5sums; here the data tar is streamed once from the stage, hashing as it goes, and
-compressed on every core (bench/packaging.py compares the two).
+compressed on every core (bench/package_speed.py compares the two).
 """
 
 from __future__ import annotations

@@ -59,7 +59,9 @@ ctl_commands: [gitlab-ctl]
 dependencies: [zlib, ctl]
 conflicts: [gitlab-demo-ee]
 replaces: [gitlab-demo-ee]
-runtime_dependencies: [{{name: libc6, when: {{format: deb}}}}, {{name: glibc, when: {{format: rpm}}}}]
+runtime_dependencies:
+  - {{name: libc6, when: {{format: deb}}}}
+  - {{name: glibc, when: {{format: rpm}}}}
 exclusions: [embedded/include, embedded/share/man, "embedded/lib/*.a"]
 """
 

@@ -90,3 +90,37 @@ def test_unknown_project_platform_and_name(root, capsys):
 def test_missing_root_is_a_clear_error(tmp_path, capsys):
     code, _, err = run(capsys, "list", "--root", tmp_path / "absent")
     assert code == 1 and "is not a directory" in err and "--root" in err
+
+
+def test_package_before_build_names_what_is_missing(root, capsys):
+    root.diamond()
+    code, _, err = run(capsys, "package", "demo", "--root", root.path, "--cache-dir",
+                       root.path / "c")
+    assert code == 1
+    assert "5 software of demo are not built for debian-12/amd64: " in err
+    assert "hint: run: omnibus build demo --platform debian-12 --arch amd64" in err
+    assert not (root.path / "pkg").exists()
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--format", "tgz"], "'tgz': formats are deb and rpm"),
+    (["--compression", "lz4"], "'lz4': compressions are xz, zstd, gzip"),
+    (["--compression", "xz:12"], "xz takes levels 0..9"),
+    (["--build-kind", "weekly"], "invalid choice: 'weekly'"),
+])
+def test_bad_package_options_are_refused(root, capsys, option, message):
+    root.diamond()
+    with pytest.raises(SystemExit) as exit_:
+        main(["package", "demo", "--root", str(root.path), *option])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_nightly_without_pipeline_is_a_usage_error(root, capsys, monkeypatch):
+    monkeypatch.delenv("CI_PIPELINE_ID", raising=False)
+    monkeypatch.delenv("CI_COMMIT_SHA", raising=False)
+    root.diamond()
+    code, _, err = run(capsys, "package", "demo", "--root", root.path, "--build-kind",
+                       "nightly", "--cache-dir", root.path / "c")
+    assert code == 2
+    assert "a nightly build needs a numeric pipeline id and a commit sha" in err

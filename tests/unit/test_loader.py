@@ -224,3 +224,33 @@ def test_step_that_yaml_reads_as_a_mapping_gets_a_quoting_hint(root):
                "  - cut -d: -f1 file\n")
     error = load_error(root)
     assert error.location.key == "build[0]" and "quote the whole step" in error.hint
+
+
+def test_upgrade_stop_must_be_major_minor(root):
+    root.software("zlib")
+    root.project("demo", ["zlib"], extra="upgrade_stop: 17.11.2\n")
+    error = load_error(root)
+    assert "projects/demo.yml:" in str(error) and "key 'upgrade_stop'" in str(error)
+    assert "'17.11.2' is not MAJOR.MINOR" in str(error)
+
+
+def test_runtime_dependencies_may_test_the_format_but_software_may_not(root):
+    root.software("zlib")
+    root.project("demo", ["zlib"],
+                 extra="runtime_dependencies: [{name: libc6, when: {format: deb}}]\n")
+    catalog = load_catalog(root.path)
+    condition = catalog.projects["demo"].runtime_dependencies[0].condition
+    assert condition.holds({"format": "deb"}) and not condition.holds({"format": "rpm"})
+    root.software("zlib", extra="dependencies: [{name: x, when: {format: deb}}]\n")
+    assert "key 'dependencies[0].when.format': unknown key" in str(load_error(root))
+
+
+def test_package_arches_name_known_formats(root):
+    root.software("zlib")
+    root.project("demo", ["zlib"])
+    text = (root.path / "platforms/debian-12.yml").read_text().replace(
+        "package_arch: amd64,", "package_arch: amd64, package_arches: {tgz: x64},")
+    root.write("platforms/debian-12.yml", text)
+    error = load_error(root)
+    assert "key 'arches.amd64.package_arches'" in str(error)
+    assert "'tgz' is not a package format" in str(error)
