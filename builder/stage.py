@@ -36,6 +36,9 @@ class StageEntry:
     size: int = 0
     target: str = ""  # symlink target
     owner: str = ""  # the software that installed it ("" for generated files)
+    mtime: int | None = None  # None: made by staging, dated SOURCE_DATE_EPOCH
+    #: (device, inode, link count) of a file: hard links within one software share it.
+    inode: tuple[int, int, int] = (0, 0, 1)
 
 
 @dataclass(frozen=True)
@@ -178,18 +181,20 @@ def _materialize(found: dict[str, tuple[Path, os.stat_result, str]], install_dir
     for relative in sorted(found):
         tree, info, owner = found[relative]
         path = f"{prefix}/{relative}"
-        mode = stat.S_IMODE(info.st_mode)
+        mode, mtime = stat.S_IMODE(info.st_mode), int(info.st_mtime)
         if stat.S_ISDIR(info.st_mode):
             (scratch / path).mkdir(mode=0o700)
             os.chmod(scratch / path, mode)
-            entries.append(StageEntry(path, "dir", mode, owner=owner))
+            entries.append(StageEntry(path, "dir", mode, owner=owner, mtime=mtime))
         elif stat.S_ISLNK(info.st_mode):
             target = os.readlink(tree / relative)
             os.symlink(target, scratch / path)
-            entries.append(StageEntry(path, "symlink", 0o777, target=target, owner=owner))
+            entries.append(StageEntry(path, "symlink", 0o777, target=target, owner=owner,
+                                      mtime=mtime))
         else:
             _link_or_copy(tree / relative, scratch / path)
-            entries.append(StageEntry(path, "file", mode, info.st_size, owner=owner))
+            entries.append(StageEntry(path, "file", mode, info.st_size, owner=owner, mtime=mtime,
+                                      inode=(info.st_dev, info.st_ino, info.st_nlink)))
     return entries
 
 

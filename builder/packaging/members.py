@@ -6,7 +6,6 @@ root, times clamped to SOURCE_DATE_EPOCH, hard links inside one software kept as
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,12 +44,12 @@ def _stage_members(stage: Stage, epoch: int) -> list[Member]:
     owned_from = stage.install_dir.strip("/")
     for entry in stage.entries:
         source = stage.source(entry)
-        info = os.lstat(source)
-        mtime = min(int(info.st_mtime), epoch)
+        mtime = epoch if entry.mtime is None else min(entry.mtime, epoch)
         owned = entry.path == owned_from or entry.path.startswith(owned_from + "/")
         link_to = ""
-        if entry.kind == "file" and info.st_nlink > 1:
-            link_to = first_link.setdefault((info.st_dev, info.st_ino), entry.path)
+        device, inode, links = entry.inode
+        if entry.kind == "file" and links > 1:
+            link_to = first_link.setdefault((device, inode), entry.path)
             if link_to == entry.path:
                 link_to = ""
         members.append(Member(entry.path, entry.kind, entry.mode, entry.size, mtime,
