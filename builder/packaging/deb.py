@@ -17,7 +17,7 @@ from pathlib import Path
 
 from builder.packaging import signing
 from builder.packaging.compress import SUFFIX, compress_bytes, compressing
-from builder.packaging.members import Member, package_members
+from builder.packaging.members import Member, in_payload_order, package_members
 from builder.packaging.meta import PackageMeta, wrap_paragraphs
 from builder.packaging.tarstream import write_tar
 from builder.stage import Stage
@@ -104,7 +104,7 @@ def build(stage: Stage, meta: PackageMeta, out_dir: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".deb-") as scratch:
         data_path = Path(scratch) / f"data.tar{suffix}"
         with data_path.open("wb") as raw, compressing(meta.compression, raw, meta.threads) as out:
-            sums = write_tar(members, out, meta.epoch)
+            sums = write_tar(in_payload_order(members), out, meta.epoch)
         control = compress_bytes(meta.compression,
                                  _tar_bytes(control_members(meta, members, sums), meta.epoch))
         parts: list[tuple[str, bytes | Path]] = [

@@ -6,6 +6,7 @@ root, times clamped to SOURCE_DATE_EPOCH, hard links inside one software kept as
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -81,3 +82,50 @@ def package_members(stage: Stage, extras: Iterable[ExtraFile], epoch: int) -> li
     members += _extra_members(extras, epoch, {m.path for m in members})
     members.sort(key=lambda m: m.path)
     return members
+
+
+def _extension(path: str) -> str:
+    name = path.rpartition("/")[2]
+    return name.rpartition(".")[2] if "." in name else ""
+
+
+def payload_order(members: list[Member]) -> list[int]:
+    """The order members go into the compressed payload: directories first (parents before
+    children), then the rest grouped by extension and name, so similar contents sit close
+    together and the compressor finds more to share (about 1.5% smaller and no slower at the
+    same level than path order on a real tree; BENCHMARKS.md)."""
+    directories = [i for i, m in enumerate(members) if m.kind == "dir"]
+    others = sorted((i for i, m in enumerate(members) if m.kind != "dir"),
+                    key=lambda i: (_extension(members[i].path),
+                                   members[i].path.rpartition("/")[2], members[i].path))
+    return directories + others
+
+
+def with_link_sets_together(members: list[Member], order: list[int],
+                            inodes: list[int]) -> list[int]:
+    """`order` with each hard-link set moved together to where its first member was, in
+    header (path) order: rpm expects a set's members in a row and its data on the last."""
+    sets: dict[int, list[int]] = {}
+    for index in range(len(members)):
+        sets.setdefault(inodes[index], []).append(index)
+    result, placed = [], set()
+    for index in order:
+        if inodes[index] not in placed:
+            placed.add(inodes[index])
+            result += sets[inodes[index]]
+    return result
+
+
+def in_payload_order(members: list[Member]) -> list[Member]:
+    """Members in payload order; in each hard-link set the first one now carries the data."""
+    leaders: dict[str, str] = {}
+    ordered = []
+    for index in payload_order(members):
+        member = members[index]
+        group = member.link_to or member.path
+        leader = leaders.setdefault(group, member.path)
+        link_to = "" if leader == member.path else leader
+        if link_to != member.link_to:
+            member = dataclasses.replace(member, link_to=link_to)
+        ordered.append(member)
+    return ordered

@@ -17,7 +17,12 @@ from typing import Any
 from builder.packaging import signing
 from builder.packaging.compress import compressing
 from builder.packaging.cpio import CountingWriter, link_sets, write_cpio
-from builder.packaging.members import Member, package_members
+from builder.packaging.members import (
+    Member,
+    package_members,
+    payload_order,
+    with_link_sets_together,
+)
 from builder.packaging.meta import PackageMeta, parse_dependency, wrap_paragraphs
 from builder.packaging.rpmheader import (
     BIN,
@@ -223,7 +228,7 @@ def _sha256_file(path: Path) -> str:
 def build(stage: Stage, meta: PackageMeta, out_dir: Path) -> Path:
     """Write the .rpm into out_dir (through a temporary name) and return its path."""
     members = [m for m in package_members(stage, meta.extra_files, meta.epoch) if m.owned]
-    inodes, nlinks, last = link_sets(members)
+    inodes, nlinks = link_sets(members)
     target = out_dir / file_name(meta)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".rpm-") as scratch:
@@ -231,7 +236,8 @@ def build(stage: Stage, meta: PackageMeta, out_dir: Path) -> Path:
         with payload_path.open("wb") as raw, \
                 compressing(meta.compression, raw, meta.threads) as compressed:
             counter = CountingWriter(compressed)
-            digests = write_cpio(members, inodes, nlinks, last, counter)
+            order = with_link_sets_together(members, payload_order(members), inodes)
+            digests = write_cpio(members, inodes, nlinks, order, counter)
         payload = {"compressed": _sha256_file(payload_path),
                    "uncompressed": counter.sha256.hexdigest()}
         header = _main_header(meta, members, digests, inodes, payload)

@@ -41,6 +41,9 @@ source: {path: src/ctl}
 build:
   - install -D -m 0755 gitlab-ctl {{ install_dir }}/bin/gitlab-ctl
   - install -D -m 0644 gitlab.rb.template {{ install_dir }}/etc/gitlab.rb.template
+  # A hard link that the payload order puts before the file it links to.
+  - mkdir -p {{ install_dir }}/embedded/bin
+  - ln {{ install_dir }}/bin/gitlab-ctl {{ install_dir }}/embedded/bin/a-ctl
 """
 PROJECT = """\
 name: gitlab-demo

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from builder.packaging import PACKAGERS, deb
-from builder.packaging.members import package_members
+from builder.packaging import PACKAGERS, deb, tarstream
+from builder.packaging.members import Member, package_members
 from tests.packaging_helpers import check_golden, toy_meta, toy_stage
 
 
@@ -41,7 +41,8 @@ def test_md5sums_match_the_files(stage, tmp_path):
     subprocess.run(["dpkg-deb", "--control", str(package), str(control)], check=True)
     sums = dict(line.split("  ")[::-1] for line in control.joinpath("md5sums").read_text()
                 .splitlines())
-    assert set(sums) == {"opt/toy/bin/tool", "opt/toy/bin/tool-alias",
+    assert set(sums) == {"opt/toy/bin/tool", "opt/toy/bin/tool-alias", "opt/toy/bin/notes.txt",
+                         "opt/toy/doc/notes",
                          "opt/toy/share/data/table.txt", "usr/share/doc/toy/copyright"}
     table = (stage.root / "opt/toy/share/data/table.txt").read_bytes()
     assert sums["opt/toy/share/data/table.txt"] == hashlib.md5(table).hexdigest()
@@ -58,6 +59,7 @@ def test_every_compression_extracts_to_the_stage(stage, tmp_path, compression):
         assert path.is_symlink() if entry.kind == "symlink" else path.exists(), entry.path
         if entry.kind == "file":
             assert path.read_bytes() == stage.source(entry).read_bytes()
+            assert path.stat().st_nlink == entry.inode[2]
             assert path.stat().st_mode & 0o7777 == entry.mode
 
 
@@ -81,3 +83,16 @@ def test_packagers_share_one_interface():
         assert callable(packager.build) and callable(packager.file_name)
     assert PACKAGERS["deb"].file_name(toy_meta()) == "toy_1.2.3-ce.0_amd64.deb"
     assert PACKAGERS["rpm"].file_name(toy_meta("rpm")) == "toy-1.2.3-ce.0.el9.x86_64.rpm"
+
+
+@pytest.mark.parametrize("member", [
+    Member("opt/toy/bin/tool", "file", 0o755, 1234, 1704067200),
+    Member("opt/toy/share", "dir", 0o750, 0, 1704067200),
+    Member("opt/toy/bin/link", "symlink", 0o777, 0, 0, target="tool"),
+    Member("opt/toy/bin/alias", "file", 0o755, 20, 5, link_to="opt/toy/bin/tool"),
+    Member("opt/" + "long/" * 30 + "file", "file", 0o644, 1, 1),
+    Member("opt/toy/bin/far", "symlink", 0o777, 0, 1, target="../" * 40 + "target"),
+])
+def test_tar_headers_are_what_tarfile_writes(member):
+    name = f"./{member.path}/" if member.kind == "dir" else f"./{member.path}"
+    assert tarstream._header(member, name) == tarstream._slow_header(member, name)

@@ -85,6 +85,9 @@ def test_installs_into_an_empty_root_with_modes_and_hard_links(package, tmp_path
     tool, alias = root / "opt/toy/bin/tool", root / "opt/toy/bin/tool-alias"
     assert tool.read_text() == "#!/bin/sh\necho tool\n"
     assert os.stat(tool).st_ino == os.stat(alias).st_ino
+    notes, notes_link = root / "opt/toy/bin/notes.txt", root / "opt/toy/doc/notes"
+    assert notes_link.read_text() == "notes\n"
+    assert os.stat(notes).st_ino == os.stat(notes_link).st_ino
     assert os.readlink(root / "opt/toy/bin/tool-link") == "tool"
     assert (root / "opt/toy/share/data/table.txt").stat().st_mode & 0o7777 == 0o640
     verify = subprocess.run(["rpm", "--root", str(root), "-V", "--nodeps", "toy"],
