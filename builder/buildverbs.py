@@ -92,8 +92,7 @@ def run_build(catalog: Catalog, args: argparse.Namespace) -> str:
                            "cached and will not build again")
     if not args.package:
         return summary
-    printer.line(summary)
-    return _package(catalog, args, graph, printer)
+    return summary + "\n\n" + _package(catalog, args, graph, printer)
 
 
 def _package_settings(catalog: Catalog, args: argparse.Namespace, graph: Graph) -> PackageSettings:
