@@ -201,6 +201,24 @@ def _materialize(found: dict[str, tuple[Path, os.stat_result, str]], install_dir
     return entries
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_leftovers(destination: Path) -> None:
+    """Half-made or old stages of runs that were killed (their process is gone)."""
+    for leftover in destination.parent.glob(f".{destination.name}.*-*"):
+        pid = leftover.name.rpartition("-")[2]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def make_stage(layers: Iterable[tuple[str, Path, tuple[str, ...]]], install_dir: str,
                exclusions: Iterable[str], destination: Path) -> Stage:
     """Stage `layers` (software name, unpacked artifact, its package_excludes) at destination."""
@@ -209,21 +227,23 @@ def make_stage(layers: Iterable[tuple[str, Path, tuple[str, ...]]], install_dir:
     for owner, tree, excludes in layers:
         union.add(tree, owner, Excluder(project_excluder + list(excludes)))
     destination.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(destination)
     scratch = destination.with_name(f".{destination.name}.new-{os.getpid()}")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
     try:
         entries = _materialize(union.found, install_dir, scratch)
         old = destination.with_name(f".{destination.name}.old-{os.getpid()}")
-        if destination.exists():
+        replaced = destination.exists()
+        if replaced:
             os.replace(destination, old)
         os.replace(scratch, destination)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    # The old stage goes while packaging runs; the interpreter waits for it before exiting.
-    threading.Thread(target=shutil.rmtree, args=(old,), kwargs={"ignore_errors": True},
-                     name="remove-old-stage").start()
+    if replaced:  # the old stage goes while packaging runs; the interpreter waits for it
+        threading.Thread(target=shutil.rmtree, args=(old,), kwargs={"ignore_errors": True},
+                         name="remove-old-stage").start()
     return Stage(destination, install_dir, tuple(entries))
 
 

@@ -89,3 +89,13 @@ def test_generated_files_never_write_through_a_hard_link(tmp_path):
 ])
 def test_exclusion_globs(pattern, path, matches):
     assert bool(glob_regex(pattern).fullmatch(path)) is matches
+
+
+def test_leftovers_of_killed_runs_are_removed(tmp_path):
+    dead = tmp_path / ".stage.new-999999999"
+    (dead / "opt").mkdir(parents=True)
+    alive = tmp_path / ".stage.old-1"  # pid 1 is always alive
+    alive.mkdir()
+    toy_stage(tmp_path)
+    assert not dead.exists()
+    assert alive.exists()  # a live run's is left to it
