@@ -15,6 +15,7 @@ from builder.artifacts import ensure_unpacked
 from builder.cache import ArtifactCache, write_atomic
 from builder.errors import BuilderError, UsageError
 from builder.graph import Graph
+from builder.healthcheck import check_stage, format_offences
 from builder.keys import KeyRecord
 from builder.model import Compression
 from builder.packagefiles import (
@@ -112,6 +113,24 @@ def write_sidecars(package: Path, meta: PackageMeta, manifest: Mapping[str, Any]
                  (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode())
 
 
+def health_check(graph: Graph, stage: Stage, report: Callable[[str], None]) -> None:
+    """Refuse to package a stage that would break on a user's host (builder/healthcheck.py)."""
+    started = time.monotonic()
+    rules = {name: software.health_check for name, software in graph.software.items()}
+    offences = check_stage(stage, graph.platform.allowed_libs, graph.platform.glibc, rules)
+    if offences:
+        owners = sorted({o.owner for o in offences})
+        raise BuilderError(
+            f"the health check of {graph.project.name} for {graph.platform.id}/{graph.arch} "
+            f"found {len(offences)} problem(s); no package was written:\n"
+            f"{format_offences(offences)}",
+            hint=f"fix the build of {', '.join(owners)}: bundle what the platform lacks, or "
+            "exempt a file or library in the software's health_check (allow_files, "
+            "allow_libs) with a comment saying why")
+    report(f"  health check: {len(stage.entries)} paths, no problems "
+           f"({time.monotonic() - started:.1f} s)")
+
+
 def _quiet(_text: str) -> None:
     pass
 
@@ -128,6 +147,7 @@ def package_project(graph: Graph, keys: Mapping[str, KeyRecord], locks: Mapping[
     size = sum(entry.size for entry in stage.entries)
     report(f"  staged {len(stage.entries)} paths ({size / 1e6:.1f} MB) at {stage.root} "
            f"in {time.monotonic() - started:.1f} s; version {version.full}")
+    health_check(graph, stage, report)
     packages = []
     for package_format in settings.formats:
         started = time.monotonic()

@@ -275,3 +275,19 @@ def test_cleanup_of_killed_runs_never_touches_a_live_run(tmp_path):
         assert os.path.ismount(mine.merged)
         assert not dead.exists()
     assert not os.path.ismount(mine.merged)
+
+
+def test_a_binary_linked_against_a_disallowed_system_library_is_never_packaged(toy, tmp_path):
+    """The health check runs on the real build output: libatomic is not an allowed library."""
+    toy.write("src/leaky/main.c", "int main(void) { return 0; }\n")
+    toy.write("software/leaky.yml", 'name: leaky\nversion: "1.0"\nlicense: MIT\n'
+              "source: {path: src/leaky}\nbuild:\n  - mkdir -p {{ prefix }}/bin\n"
+              "  - gcc -o {{ prefix }}/bin/leaky main.c -Wl,--no-as-needed -latomic\n")
+    toy.project("leak", ["leaky", "hello"])
+    result = build(toy, tmp_path / "cache", "leak")
+    assert result.returncode == 1
+    assert "the health check of leak for debian-12/amd64 found 1 problem(s)" in result.stderr
+    assert ("/opt/gitlab/embedded/bin/leaky (leaky): unresolved or disallowed library: needs "
+            "libatomic.so.1") in result.stderr
+    assert "hint: fix the build of leaky" in result.stderr
+    assert not list((toy.path / "pkg").glob("leak*"))
