@@ -60,8 +60,25 @@ def build_script(software: Software, context: Mapping[str, Any]) -> str:
         first_line = step.strip().splitlines()[0] if step.strip() else ""
         lines.append(f"echo {shlex.quote(f'{STEP_MARKER} {number}/{len(steps)}: {first_line}')}")
         lines.append(f'cd "$OMNIBUS_SOURCE_DIR"\n(\nset -e\n{step.rstrip()}\n)')
+    lines += _license_step(software, context["install_dir"])
     lines.append(f"echo {shlex.quote(f'{STEP_MARKER} done')}")
     return "\n".join(lines) + "\n"
+
+
+def _license_step(software: Software, install_dir: str) -> list[str]:
+    """Copy the license files into <install_dir>/LICENSES/<name>-<file>, as chef/omnibus
+    does after a build; a missing one fails the build, naming it."""
+    if not software.license_files:
+        return []
+    lines = [f"echo {shlex.quote(f'{STEP_MARKER} licenses')}", 'cd "$OMNIBUS_SOURCE_DIR"']
+    for file in software.license_files:
+        target = f"{install_dir}/LICENSES/{software.name}-{file.rsplit('/', 1)[-1]}"
+        missing = (f"omnibus: license file '{file}' of {software.name} is not in its source; "
+                   f"fix license_files in software/{software.name}.yml")
+        check = f"[ -f {shlex.quote(file)} ]"
+        lines.append(f"{check} || {{ echo {shlex.quote(missing)} >&2; exit 1; }}")
+        lines.append(f"install -D -m 0644 {shlex.quote(file)} {shlex.quote(target)}")
+    return lines
 
 
 def failing_step(log_text: str) -> str | None:

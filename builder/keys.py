@@ -24,7 +24,7 @@ from builder.loader import PATCHES_DIR
 from builder.model import GitSource, PathSource, Platform, Software, plain
 
 #: Bump when the meaning of a key changes (new inputs, new artifact layout).
-KEY_FORMAT = 1
+KEY_FORMAT = 2  # 2: artifacts carry the software's LICENSES/ files
 #: Definition fields that shape the artifact. A field added to `Software` that changes what a
 #: build produces must be added here, or changing it would not trigger a rebuild.
 BUILD_FIELDS = ("name", "version", "license_files", "patches", "templates", "env", "build")

@@ -129,3 +129,20 @@ def rpm_extras(graph: Graph, epoch: int) -> list[ExtraFile]:
 
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+
+
+def manifest_text(manifest: Mapping[str, Any], project_name: str) -> bytes:
+    """version-manifest.txt, as chef/omnibus writes it: a padded table of every component."""
+    rows = [("Component", "Installed Version", "Version GUID", "Overridden From")]
+    for name, entry in manifest["software"].items():
+        source = entry["locked_source"]
+        guid = (f"git:{entry['locked_version']}" if "git" in source
+                else f"sha256:{source['sha256']}" if "sha256" in source
+                else f"sha512:{source['sha512']}" if "sha512" in source
+                else f"path:{source['path']}" if "path" in source else "")
+        rows.append((name, str(entry["locked_version"]), guid, ""))
+    widths = [max(len(row[i]) for row in rows) + 3 for i in range(4)]
+    lines = [f"{project_name} {manifest['build_version']}", ""]
+    lines += ["".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+              .rstrip() for row in rows]
+    return ("\n".join(lines) + "\n").encode()

@@ -17,10 +17,18 @@ from builder.errors import BuilderError, UsageError
 from builder.graph import Graph
 from builder.healthcheck import check_stage, format_offences
 from builder.keys import KeyRecord
+from builder.licensepolicy import (
+    dependency_licenses,
+    license_status,
+    license_text,
+    load_policy,
+    violations_error,
+)
 from builder.model import Compression
 from builder.packagefiles import (
     deb_extras,
     manifest_bytes,
+    manifest_text,
     render_scripts,
     rpm_extras,
     version_manifest,
@@ -113,6 +121,19 @@ def write_sidecars(package: Path, meta: PackageMeta, manifest: Mapping[str, Any]
                  (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode())
 
 
+def check_licenses(graph: Graph, version: PackageVersion, settings: PackageSettings,
+                   report: Callable[[str], None]) -> None:
+    """Judge every software's license by the policy; write the status report in any case."""
+    policy = load_policy(settings.root)
+    status = license_status(graph, policy)
+    path = settings.out_dir / f"{graph.project.name}_{version.full}.license-status.json"
+    write_atomic(path, (json.dumps(status, indent=2, sort_keys=True) + "\n").encode())
+    error = violations_error(graph, status, path, policy)
+    if error is not None:
+        raise error
+    report(f"  licenses: {len(status)} software pass {policy.file.name} (report: {path.name})")
+
+
 def health_check(graph: Graph, stage: Stage, report: Callable[[str], None]) -> None:
     """Refuse to package a stage that would break on a user's host (builder/healthcheck.py)."""
     started = time.monotonic()
@@ -142,8 +163,14 @@ def package_project(graph: Graph, keys: Mapping[str, KeyRecord], locks: Mapping[
     version = package_version(graph.project, settings.root, settings.build)
     started = time.monotonic()
     stage = stage_project(graph, keys, settings.cache_dir)
+    check_licenses(graph, version, settings, report)
     manifest = version_manifest(graph, version, locks)
-    stage = add_generated(stage, "version-manifest.json", manifest_bytes(manifest))
+    for name, data in (
+            ("version-manifest.json", manifest_bytes(manifest)),
+            ("version-manifest.txt", manifest_text(manifest, graph.project.name)),
+            ("LICENSE", license_text(graph, version.version).encode()),
+            ("dependency_licenses.json", dependency_licenses(graph).encode())):
+        stage = add_generated(stage, name, data)
     size = sum(entry.size for entry in stage.entries)
     report(f"  staged {len(stage.entries)} paths ({size / 1e6:.1f} MB) at {stage.root} "
            f"in {time.monotonic() - started:.1f} s; version {version.full}")

@@ -53,6 +53,7 @@ class Root:
         # The real maintainer scripts: every project packages with them unless it says otherwise.
         shutil.copytree(REPO / "templates" / "package", path / "templates" / "package",
                         dirs_exist_ok=True)
+        shutil.copytree(REPO / "licenses", path / "licenses", dirs_exist_ok=True)
         self.platform("debian-12")
         self.platform("el-9", family="rhel", distro="almalinux", format="rpm")
 

@@ -291,3 +291,33 @@ def test_a_binary_linked_against_a_disallowed_system_library_is_never_packaged(t
             "libatomic.so.1") in result.stderr
     assert "hint: fix the build of leaky" in result.stderr
     assert not list((toy.path / "pkg").glob("leak*"))
+
+
+def test_a_missing_license_file_fails_the_build_naming_it(toy, tmp_path):
+    text = (toy.path / "software/hello.yml").read_text()
+    toy.write("software/hello.yml", text + "license_files: [COPYING]\n")
+    result = build(toy, tmp_path / "cache")
+    assert result.returncode == 1
+    assert "license file 'COPYING' of hello is not in its source" in result.stderr
+    toy.write("src/hello/COPYING", "MIT License\n")
+    result = build(toy, tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-2000:]
+    stage = tmp_path / "cache/stage/demo/debian-12/amd64/opt/gitlab"
+    assert (stage / "LICENSES/hello-COPYING").read_text() == "MIT License\n"
+    assert "This product bundles hello 1.0," in (stage / "LICENSE").read_text()
+    assert json.loads((stage / "dependency_licenses.json").read_text())[0]["name"] == "hello"
+    assert (stage / "version-manifest.txt").read_text().startswith("demo 1.2.3\n")
+
+
+def test_a_denied_license_stops_packaging_with_a_report(toy, tmp_path):
+    text = (toy.path / "software/libgreet.yml").read_text()
+    toy.write("software/libgreet.yml", text.replace("license: MIT", "license: GPL-2.0-only"))
+    result = build(toy, tmp_path / "cache")
+    assert result.returncode == 1
+    assert 'libgreet 1.0: license "GPL-2.0-only": denied: GPL-*' in result.stderr
+    status = json.loads((toy.path / "pkg/demo_1.2.3-ce.0.license-status.json").read_text())
+    assert status["libgreet"]["status"] == "violation" and status["hello"]["status"] == "ok"
+    assert not list((toy.path / "pkg").glob("*.deb"))
+    toy.write("software/libgreet.yml", text.replace("license: MIT",
+                                                    "license: GPL-2.0-only OR MIT"))
+    assert build(toy, tmp_path / "cache").returncode == 0
