@@ -35,6 +35,7 @@ from builder.packagefiles import (
 )
 from builder.packaging import PACKAGERS
 from builder.packaging.meta import PackageMeta, Signing
+from builder.sbom import licenses_page, spdx_document
 from builder.stage import Stage, add_generated, make_stage
 from builder.version import BuildIdentity, PackageVersion, package_version
 
@@ -122,7 +123,7 @@ def write_sidecars(package: Path, meta: PackageMeta, manifest: Mapping[str, Any]
 
 
 def check_licenses(graph: Graph, version: PackageVersion, settings: PackageSettings,
-                   report: Callable[[str], None]) -> None:
+                   report: Callable[[str], None]) -> dict[str, dict[str, str]]:
     """Judge every software's license by the policy; write the status report in any case."""
     policy = load_policy(settings.root)
     status = license_status(graph, policy)
@@ -132,6 +133,19 @@ def check_licenses(graph: Graph, version: PackageVersion, settings: PackageSetti
     if error is not None:
         raise error
     report(f"  licenses: {len(status)} software pass {policy.file.name} (report: {path.name})")
+    return status
+
+
+def write_sbom(graph: Graph, version: PackageVersion, locks: Mapping[str, str],
+               status: Mapping[str, Mapping[str, str]], settings: PackageSettings) -> Path:
+    """pkg/<name>_<version>.spdx.json (SPDX 2.3) and .licenses.html beside the packages."""
+    base = settings.out_dir / f"{graph.project.name}_{version.full}"
+    document = spdx_document(graph, version, locks, settings.epoch)
+    path = base.with_name(base.name + ".spdx.json")
+    write_atomic(path, (json.dumps(document, indent=2) + "\n").encode())
+    write_atomic(base.with_name(base.name + ".licenses.html"),
+                 licenses_page(graph, version, status).encode())
+    return path
 
 
 def health_check(graph: Graph, stage: Stage, report: Callable[[str], None]) -> None:
@@ -163,7 +177,8 @@ def package_project(graph: Graph, keys: Mapping[str, KeyRecord], locks: Mapping[
     version = package_version(graph.project, settings.root, settings.build)
     started = time.monotonic()
     stage = stage_project(graph, keys, settings.cache_dir)
-    check_licenses(graph, version, settings, report)
+    status = check_licenses(graph, version, settings, report)
+    write_sbom(graph, version, locks, status, settings)
     manifest = version_manifest(graph, version, locks)
     for name, data in (
             ("version-manifest.json", manifest_bytes(manifest)),

@@ -329,3 +329,27 @@ def test_rpm_upgrade_skipping_a_stop_is_refused(built, clean_root):
     query = rpm_in(clean_root, "-q", "gitlab-demo")
     assert query.stdout.strip() == "gitlab-demo-17.5.0-ce.0.x86_64"
     assert rpm_in(clean_root, "-V", "gitlab-demo").returncode == 0
+
+
+def test_sbom_validates_and_licenses_ship_with_the_package(built):
+    from spdx_tools.spdx.parser.parse_anything import parse_file
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    out = built["v1"][".deb"].parent
+    sbom = out / "gitlab-demo_17.5.0-ce.0.spdx.json"
+    problems = validate_full_spdx_document(parse_file(str(sbom)))
+    assert [p.validation_message for p in problems] == []
+    document = json.loads(sbom.read_text())
+    zlib = next(p for p in document["packages"] if p["name"] == "zlib")
+    assert zlib["versionInfo"] == "1.3.1" and zlib["licenseDeclared"] == "Zlib"
+    assert zlib["checksums"][0]["algorithm"] == "SHA256"
+    status = json.loads((out / "gitlab-demo_17.5.0-ce.0.license-status.json").read_text())
+    assert status["zlib"] == {"license": "Zlib", "version": "1.3.1", "status": "ok",
+                              "reason": "allowed: Zlib"}
+    page = (out / "gitlab-demo_17.5.0-ce.0.licenses.html").read_text()
+    assert "<td>zlib</td><td>1.3.1</td><td>Zlib</td><td>ok</td>" in page
+    listing = subprocess.run(["dpkg-deb", "--contents", str(built["v1"][".deb"])],
+                             capture_output=True, text=True, check=True).stdout
+    for path in ("opt/gitlab/LICENSES/zlib-LICENSE", "opt/gitlab/LICENSE",
+                 "opt/gitlab/dependency_licenses.json", "opt/gitlab/version-manifest.txt"):
+        assert f"./{path}\n" in listing, path
