@@ -178,7 +178,6 @@ def package_project(graph: Graph, keys: Mapping[str, KeyRecord], locks: Mapping[
     started = time.monotonic()
     stage = stage_project(graph, keys, settings.cache_dir)
     status = check_licenses(graph, version, settings, report)
-    write_sbom(graph, version, locks, status, settings)
     manifest = version_manifest(graph, version, locks)
     for name, data in (
             ("version-manifest.json", manifest_bytes(manifest)),
@@ -190,6 +189,7 @@ def package_project(graph: Graph, keys: Mapping[str, KeyRecord], locks: Mapping[
     report(f"  staged {len(stage.entries)} paths ({size / 1e6:.1f} MB) at {stage.root} "
            f"in {time.monotonic() - started:.1f} s; version {version.full}")
     health_check(graph, stage, report)
+    write_sbom(graph, version, locks, status, settings)
     packages = []
     for package_format in settings.formats:
         started = time.monotonic()

@@ -172,7 +172,9 @@ def test_killed_build_resumes_and_gives_the_same_artifacts(toy, tmp_path):
                                           .read_bytes()).hexdigest()
                 for d in sidecars(cache).values()}
     assert digests(killed_cache) == digests(clean_cache)
-    leftovers = subprocess.run(["docker", "ps", "-q", "--filter", "label=omnibus.build-pid"],
+    # The killed run's containers (other builds on this machine may be running).
+    leftovers = subprocess.run(["docker", "ps", "-q", "--filter",
+                                f"label=omnibus.build-pid={process.pid}"],
                                capture_output=True, text=True).stdout.split()
     assert leftovers == []
     assert not list((killed_cache / "work").glob("*/*"))
@@ -290,7 +292,8 @@ def test_a_binary_linked_against_a_disallowed_system_library_is_never_packaged(t
     assert ("/opt/gitlab/embedded/bin/leaky (leaky): unresolved or disallowed library: needs "
             "libatomic.so.1") in result.stderr
     assert "hint: fix the build of leaky" in result.stderr
-    assert not list((toy.path / "pkg").glob("leak*"))
+    assert not list((toy.path / "pkg").glob("leak_*.deb"))
+    assert not list((toy.path / "pkg").glob("leak_*.spdx.json"))  # nothing describes it
 
 
 def test_a_missing_license_file_fails_the_build_naming_it(toy, tmp_path):
