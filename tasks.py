@@ -55,3 +55,4 @@ def bench(c: Context) -> None:
     c.run(f"{VENV_BIN}/python bench/build_speed.py")
     c.run(f"{VENV_BIN}/python bench/multiarch.py")
     c.run(f"{VENV_BIN}/python bench/package_speed.py")
+    c.run(f"{VENV_BIN}/python bench/health_check_speed.py")
