@@ -109,6 +109,7 @@ def _package_settings(catalog: Catalog, args: argparse.Namespace, graph: Graph) 
         epoch=source_date_epoch(environ, DEFAULT_EPOCH),
         signing=signing_from(args.sign_key, environ), threads=args.threads or 0,
         compression=Compression(*args.compression) if args.compression else None,
+        remote=_remote(args),
     )
 
 

@@ -116,8 +116,9 @@ def _add_build_verb(verbs: argparse._SubParsersAction) -> None:
     package = verbs.add_parser(
         "package", help="package a built project as .deb/.rpm (from the artifact cache)",
         description="Stage a project's cached artifacts and write its packages, each with "
-        ".sha256, .size and .metadata.json files. Every software must be built already "
-        "('omnibus build' builds and then packages in one go).",
+        ".sha256, .size and .metadata.json files. Every software must be built already, in "
+        "the local cache or the remote one ('omnibus build' builds and then packages in one "
+        "go).",
         epilog=PACKAGE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _target(package)

@@ -35,6 +35,7 @@ from builder.packagefiles import (
 )
 from builder.packaging import PACKAGERS
 from builder.packaging.meta import PackageMeta, Signing
+from builder.remote import RemoteCache
 from builder.sbom import licenses_page, spdx_document
 from builder.stage import Stage, add_generated, make_stage
 from builder.version import BuildIdentity, PackageVersion, package_version
@@ -51,6 +52,7 @@ class PackageSettings:
     signing: Signing | None = None
     threads: int = 0
     compression: Compression | None = None  # None: the platform's
+    remote: RemoteCache | None = None  # artifacts missing here are fetched from it
 
 
 def _runtime_dependencies(graph: Graph, package_format: str) -> tuple[str, ...]:
@@ -83,9 +85,11 @@ def package_meta(graph: Graph, package_format: str, version: PackageVersion,
     )
 
 
-def stage_project(graph: Graph, keys: Mapping[str, KeyRecord], cache_dir: Path) -> Stage:
+def stage_project(graph: Graph, keys: Mapping[str, KeyRecord], cache_dir: Path,
+                  remote: RemoteCache | None = None) -> Stage:
     cache = ArtifactCache(cache_dir)
-    missing = [name for name in graph.order if not cache.has(keys[name].key)]
+    missing = [name for name in graph.order if not cache.has(keys[name].key)
+               and not (remote is not None and remote.download(keys[name].key, cache))]
     if missing:
         raise BuilderError(
             f"{len(missing)} software of {graph.project.name} are not built for "
@@ -176,7 +180,7 @@ def package_project(graph: Graph, keys: Mapping[str, KeyRecord], locks: Mapping[
     """Stage, then write each format's package into settings.out_dir; return their paths."""
     version = package_version(graph.project, settings.root, settings.build)
     started = time.monotonic()
-    stage = stage_project(graph, keys, settings.cache_dir)
+    stage = stage_project(graph, keys, settings.cache_dir, settings.remote)
     status = check_licenses(graph, version, settings, report)
     manifest = version_manifest(graph, version, locks)
     for name, data in (

@@ -198,6 +198,10 @@ def test_two_machines_share_artifacts_through_a_remote_cache(toy, tmp_path):
         assert second.stdout.count("from the remote cache") == 2
         puts = [line for line in server.access_log().splitlines() if '"PUT ' in line]
         assert len(puts) == 4  # two artifacts, each tar.zst then sidecar
+        packaged = omnibus(toy, tmp_path / "machine-c", "package", "demo", "--remote-cache",
+                           server.url, "--out", str(tmp_path / "pkg-c"))
+        assert packaged.returncode == 0, packaged.stderr  # a packaging-only job, empty cache
+        assert (tmp_path / "pkg-c/demo_1.2.3-ce.0_amd64.deb").is_file()
     a, b = sidecars(tmp_path / "machine-a"), sidecars(tmp_path / "machine-b")
     assert {n: d["key"] for n, d in a.items()} == {n: d["key"] for n, d in b.items()}
     for document in b.values():
