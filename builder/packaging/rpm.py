@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from builder.keys import sha256_file
 from builder.packaging import signing
 from builder.packaging.compress import compressing
 from builder.packaging.cpio import CountingWriter, link_sets, write_cpio
@@ -155,7 +156,7 @@ def _file_tags(members: list[Member], digests: list[str], inodes: list[int]) -> 
 
 def _main_header(meta: PackageMeta, members: list[Member], digests: list[str],
                  inodes: list[int], payload: dict[str, str]) -> bytes:
-    total = sum(m.size for m, d in zip(members, digests, strict=True) if m.kind == "file")
+    total = sum(m.size for m in members if m.kind == "file")
     evr = f"{_version(meta)}-{_release(meta)}"
     tags: dict[int, tuple[int, Any]] = {
         100: (STRING_ARRAY, ["C"]),
@@ -217,14 +218,6 @@ def _signature_header(meta: PackageMeta, header: bytes, payload_path: Path,
     return signature + b"\0" * (-len(signature) % 8)
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def build(stage: Stage, meta: PackageMeta, out_dir: Path) -> Path:
     """Write the .rpm into out_dir (through a temporary name) and return its path."""
     members = [m for m in package_members(stage, meta.extra_files, meta.epoch) if m.owned]
@@ -238,7 +231,7 @@ def build(stage: Stage, meta: PackageMeta, out_dir: Path) -> Path:
             counter = CountingWriter(compressed)
             order = with_link_sets_together(members, payload_order(members), inodes)
             digests = write_cpio(members, inodes, nlinks, order, counter)
-        payload = {"compressed": _sha256_file(payload_path),
+        payload = {"compressed": sha256_file(payload_path),
                    "uncompressed": counter.sha256.hexdigest()}
         header = _main_header(meta, members, digests, inodes, payload)
         signature = _signature_header(meta, header, payload_path, counter.size)
