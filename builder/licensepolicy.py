@@ -12,6 +12,7 @@ from typing import Any
 
 from builder.errors import BuilderError
 from builder.graph import Graph
+from builder.licenses import LicenseChecker
 from builder.strict import Section
 from builder.yamlfile import load_yaml_file
 
@@ -60,19 +61,19 @@ def _judge(node: Any, policy: Policy) -> tuple[str, str]:
     return policy.judge_key(node.key)
 
 
-def judge(expression: str, policy: Policy) -> tuple[str, str]:
+def judge(expression: str, policy: Policy,
+          checker: LicenseChecker | None = None) -> tuple[str, str]:
     """(allowed|denied|unknown, the rule that decided) of an SPDX expression."""
-    from license_expression import get_spdx_licensing
-
-    return _judge(get_spdx_licensing().parse(expression), policy)
+    return _judge((checker or LicenseChecker()).parse(expression), policy)
 
 
 def license_status(graph: Graph, policy: Policy) -> dict[str, dict[str, str]]:
     """omnibus-gitlab's license-status.json: {software: {license, version, status, reason}}."""
     status = {}
+    checker = LicenseChecker()  # one key index for every software
     for name in sorted(graph.software):
         software = graph.software[name]
-        verdict, rule = judge(software.license, policy)
+        verdict, rule = judge(software.license, policy, checker)
         if name in policy.exceptions:
             verdict, rule = "allowed", f"exception: {policy.exceptions[name]}"
         status[name] = {"license": software.license, "version": software.version,

@@ -42,7 +42,20 @@ class LicenseChecker:
                         self._index[key.lower()] = entry
         return self._index
 
+    def parse(self, expression: str) -> Any:
+        """The parsed expression tree (license-expression's objects) of a valid expression."""
+        parsed, reason = self._parse(expression)
+        if parsed is None:
+            raise ValueError(f"'{expression}': {reason}")
+        return parsed
+
     def _validate(self, expression: str) -> tuple[str | None, str]:
+        parsed, reason = self._parse(expression)
+        return (None, reason) if parsed is None else (str(parsed), "")
+
+    def _parse(self, expression: str) -> tuple[Any, str]:
+        """(parsed tree, "") or (None, the reason it is invalid), over a `Licensing` of only
+        the keys the expression names."""
         from license_expression import build_spdx_licensing
 
         tokens = [t for t in _TOKEN_SPLIT.split(expression) if t]
@@ -60,4 +73,4 @@ class LicenseChecker:
             return None, str(error) or "not a valid SPDX expression"
         if parsed is None:
             return None, "empty expression"
-        return str(parsed), ""
+        return parsed, ""
