@@ -20,7 +20,7 @@ from builder.fetch import fetch_sources
 from builder.fetchers import FetchContext, FetchedSource
 from builder.graph import Graph
 from builder.images import ensure_image
-from builder.keys import compute_keys
+from builder.keys import KeyRecord, compute_keys
 from builder.locks import load_locks
 from builder.mirrors import mirror_chain
 from builder.model import Catalog, Compression
@@ -92,7 +92,7 @@ def run_build(catalog: Catalog, args: argparse.Namespace) -> str:
                            "cached and will not build again")
     if not args.package:
         return summary
-    return summary + "\n\n" + _package(catalog, args, graph, printer)
+    return summary + "\n\n" + _package(catalog, args, graph, printer, keys)
 
 
 def _package_settings(catalog: Catalog, args: argparse.Namespace, graph: Graph) -> PackageSettings:
@@ -114,16 +114,18 @@ def _package_settings(catalog: Catalog, args: argparse.Namespace, graph: Graph) 
 
 
 def _package(catalog: Catalog, args: argparse.Namespace, graph: Graph,
-             printer: ProgressPrinter) -> str:
+             printer: ProgressPrinter, keys: dict[str, KeyRecord] | None = None) -> str:
+    """Package the built project; `keys` are the build's, when it just ran."""
     settings = _package_settings(catalog, args, graph)
-    keys = compute_keys(graph, catalog.root, load_locks(_locks_path(catalog, args)))
+    locks = load_locks(_locks_path(catalog, args))
+    if keys is None:
+        keys = compute_keys(graph, catalog.root, locks)
     started = time.monotonic()
     compression = settings.compression or graph.platform.compression
     printer.line(f"packaging {graph.project.name} for {graph.platform.id}/{graph.arch} as "
                  f"{', '.join(settings.formats)} ({compression.type} {compression.level}) "
                  f"into {settings.out_dir}")
-    packages = package_project(graph, keys, load_locks(_locks_path(catalog, args)), settings,
-                               printer.line)
+    packages = package_project(graph, keys, locks, settings, printer.line)
     return format_packages(packages, time.monotonic() - started)
 
 
