@@ -11,6 +11,7 @@ The stage is made under a temporary name and renamed into place: a stage that ex
 
 from __future__ import annotations
 
+import filecmp
 import os
 import re
 import shutil
@@ -103,18 +104,6 @@ def _walk(tree: Path) -> Generator[tuple[str, os.stat_result], bool, None]:
         stack.extend(reversed(children))
 
 
-def _same_file(first: Path, second: Path) -> bool:
-    if first.stat().st_size != second.stat().st_size:
-        return False
-    with first.open("rb") as a, second.open("rb") as b:
-        while True:
-            block_a, block_b = a.read(1 << 20), b.read(1 << 20)
-            if block_a != block_b:
-                return False
-            if not block_a:
-                return True
-
-
 @dataclass
 class _Union:
     """The union being collected: path under the install dir -> (source tree, lstat, owner)."""
@@ -158,7 +147,7 @@ def _identical(first: Path, first_info: os.stat_result, second: Path,
         return False
     if stat.S_ISLNK(first_info.st_mode):
         return os.readlink(first) == os.readlink(second)
-    return _same_file(first, second)
+    return filecmp.cmp(first, second, shallow=False)
 
 
 def _link_or_copy(source: str, destination: str) -> None:
