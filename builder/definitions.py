@@ -26,6 +26,7 @@ from builder.model import (
     Software,
     Source,
     UrlSource,
+    VersionFrom,
     frozen_map,
 )
 from builder.strict import Section, section_of
@@ -36,15 +37,18 @@ SOFTWARE_KEYS = frozenset({
     "patches", "templates", "env", "build", "platforms", "package_excludes", "health_check",
 })
 OVERRIDE_KEYS = frozenset({"build", "env", "patches", "package_excludes"})
-SOURCE_KINDS = ("url", "git", "path")
+SOURCE_KINDS = ("url", "pypi", "git", "path")
 #: A file pinned by checksum may live only in Debian's archive (a repacked or native tarball).
 SOURCE_KEYS = {
     "url": frozenset({"url", "sha256", "sha512", "debian"}),
+    "pypi": frozenset({"pypi", "sha256"}),
     "git": frozenset({"git", "ref"}),
     "path": frozenset({"path"}),
 }
+VERSION_FROM_KEYS = frozenset({"file", "env", "tag_prefix"})
 _HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "sha512": re.compile(r"[0-9a-f]{128}")}
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._+-]*")
+PYPI_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")  # PEP 508
 
 
 def check_name(section: Section, key: str, value: str) -> str:
@@ -141,10 +145,33 @@ def _read_url_source(section: Section) -> UrlSource:
     if debian is not None:
         debian.allow(frozenset({"package", "version"}))
         orig = DebianOrig(debian.str("package", required=True), debian.str("version"))
-    return UrlSource(section.str("url"), **{sums[0]: digest}, debian=orig)
+    return UrlSource(section.str("url"), **{sums[0]: digest}, debian=orig,
+                     pypi=_read_pypi_name(section) if section.has("pypi") else None)
 
 
-def read_source(section: Section) -> Source | None:
+def _read_pypi_name(section: Section) -> str:
+    name = section.str("pypi")
+    if not PYPI_NAME.fullmatch(name):
+        raise section.error("pypi", f"'{name}' is not a Python project name",
+                            hint="use the name as the package index spells it, e.g. PyYAML")
+    return name
+
+
+def read_version(section: Section) -> tuple[str, VersionFrom | None]:
+    """A literal version, or {file, env, tag_prefix}: read by the loader ("" until then)."""
+    if not isinstance(section.data.get("version"), dict):
+        return section.str("version", required=True), None
+    spec = section.section("version", True)
+    spec.allow(VERSION_FROM_KEYS)
+    origin = VersionFrom(spec.str("file", required=True), spec.str("env"),
+                         spec.str("tag_prefix", default=""))
+    if "/" in origin.file or origin.file.startswith("."):
+        raise spec.error("file", f"'{origin.file}' is not a file name at the definitions root",
+                         hint="name a file such as VERSION or GITALY_SERVER_VERSION")
+    return "", origin
+
+
+def read_source(section: Section, version_from: VersionFrom | None = None) -> Source | None:
     source = section.section("source")
     if source is None:
         return None
@@ -153,14 +180,16 @@ def read_source(section: Section) -> Source | None:
         kinds = ["url"]  # a tarball that only Debian's archive carries
     if len(kinds) != 1:
         raise section.error(
-            "source", "must name exactly one of url (or debian), git or path",
+            "source", "must name exactly one of url (or debian), pypi, git or path",
             hint="omit 'source' entirely for software with nothing to fetch",
         )
     source.allow(SOURCE_KEYS[kinds[0]])
-    if kinds[0] == "url":
+    if kinds[0] in ("url", "pypi"):
         return _read_url_source(source)
     if kinds[0] == "git":
-        return GitSource(source.str("git"), source.str("ref", required=True))
+        # a version read from a file names the ref; the loader fills it in
+        return GitSource(source.str("git"), source.str("ref", required=version_from is None)
+                         or "")
     return PathSource(source.str("path"))
 
 
@@ -217,14 +246,16 @@ def parse_software(
 ) -> Software:
     section = Section(file, data)
     section.allow(SOFTWARE_KEYS)
+    version, version_from = read_version(section)
     return Software(
         name=read_name(section, file),
-        version=section.str("version", required=True),
+        version=version,
+        version_from=version_from,
         license=read_license(section, licenses),
         file=file,
         description=section.str("description", default=""),
         license_files=section.str_list("license_files"),
-        source=read_source(section),
+        source=read_source(section, version_from),
         dependencies=read_dependencies(section, "dependencies"),
         patches=section.str_list("patches"),
         templates=section.str_list("templates"),

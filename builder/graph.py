@@ -67,8 +67,10 @@ class Graph:
         return found
 
 
-def _active(dependencies: tuple[Dependency, ...], facts: Mapping[str, str]) -> list[str]:
-    return [d.name for d in dependencies if d.condition.holds(facts)]
+def _active(dependencies: tuple[Dependency, ...], facts: Mapping[str, str],
+            substitutes: Mapping[str, str]) -> list[str]:
+    """The dependencies whose condition holds, each replaced by its project substitute."""
+    return [substitutes.get(d.name, d.name) for d in dependencies if d.condition.holds(facts)]
 
 
 def check_target(project: Project, platform: Platform, arch: str) -> None:
@@ -119,7 +121,7 @@ def resolve(catalog: Catalog, project: Project, platform: Platform, arch: str) -
     """The closure of `project`'s dependencies for this platform and arch."""
     check_target(project, platform, arch)
     facts = platform.facts(arch, project.edition)
-    roots = _active(project.dependencies, facts)
+    roots = _active(project.dependencies, facts, project.substitutes)
     software: dict[str, Software] = {}
     edges: dict[str, tuple[str, ...]] = {}
     pending = list(roots)
@@ -129,11 +131,12 @@ def resolve(catalog: Catalog, project: Project, platform: Platform, arch: str) -
             continue
         item = catalog.software[name].for_family(platform.family)
         software[name] = item
-        edges[name] = tuple(sorted(_active(item.dependencies, facts)))
+        edges[name] = tuple(sorted(set(_active(item.dependencies, facts, project.substitutes))))
         pending.extend(edges[name])
     cycle = find_cycle(edges)
     if cycle:
-        dependency = next(d for d in software[cycle[0]].dependencies if d.name == cycle[1])
+        dependency = next(d for d in software[cycle[0]].dependencies
+                          if project.substitutes.get(d.name, d.name) == cycle[1])
         location = Location(software[cycle[0]].file, dependency.line, "dependencies")
         raise DependencyCycleError(location, cycle)
     return Graph(

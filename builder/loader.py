@@ -7,6 +7,9 @@ whole: unique names, dependencies that exist, patch and template files that exis
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -15,7 +18,17 @@ from builder.definitions import parse_software
 from builder.errors import BuilderError, DefinitionError, DependencyCycleError, Location
 from builder.graph import find_cycle
 from builder.licenses import LicenseChecker
-from builder.model import FAMILIES, Catalog, Dependency, Platform, Project, Software, frozen_map
+from builder.model import (
+    FAMILIES,
+    Catalog,
+    Dependency,
+    GitSource,
+    Platform,
+    Project,
+    Software,
+    VersionFrom,
+    frozen_map,
+)
 from builder.projectfile import parse_platform, parse_project
 from builder.yamlfile import load_yaml_file
 
@@ -84,6 +97,59 @@ def _check_files(software: Software, root: Path) -> None:
             )
 
 
+#: A release number (17.5.0, 17.5.0-rc42, 17.5.0-ee), as opposed to a branch name or a commit.
+RELEASE_NUMBER = re.compile(r"\d+\.\d+\.\d+(-rc\d+)?(-ee)?")
+
+
+def read_version_file(origin: VersionFrom, root: Path, environ: Mapping[str, str],
+                      software: Software) -> str:
+    if origin.env and environ.get(origin.env, "").strip():
+        return environ[origin.env].strip()
+    path = root / origin.file
+    try:
+        lines = path.read_text().split("\n", 1)
+    except OSError as error:
+        raise DefinitionError(
+            Location(software.file, None, "version"),
+            f"version file '{path}' cannot be read ({error.strerror})",
+            hint=f"create {origin.file} at the definitions root"
+            + (f", or set {origin.env}" if origin.env else ""),
+        ) from error
+    version = lines[0].strip()
+    if not version or any(c.isspace() for c in version):
+        raise DefinitionError(
+            Location(software.file, None, "version"),
+            f"version file '{path}' does not start with a version (got '{lines[0]}')",
+            hint="its first line must be a version, branch name or commit, e.g. 17.5.0 or master",
+        )
+    return version
+
+
+def with_version_from_file(software: Software, root: Path,
+                           environ: Mapping[str, str]) -> Software:
+    """Fill in a version read from a file or the environment, and the git ref it names."""
+    origin = software.version_from
+    if origin is None:
+        return software
+    version = read_version_file(origin, root, environ, software)
+    source = software.source
+    if isinstance(source, GitSource) and not source.ref:
+        prefix = origin.tag_prefix if RELEASE_NUMBER.fullmatch(version) else ""
+        source = GitSource(source.git, prefix + version)
+    return dataclasses.replace(software, version=version, source=source)
+
+
+def _check_substitutes(project: Project, catalog: Catalog) -> None:
+    for wanted, used in project.substitutes.items():
+        for name in (wanted, used):
+            if name not in catalog.software:
+                raise DefinitionError(
+                    Location(project.file, None, "substitutes"),
+                    f"substitutes names '{name}', which has no definition",
+                    hint=f"add software/{name}.yml or fix the name",
+                )
+
+
 def _check_cycles(software: Mapping[str, Software]) -> None:
     edges = {name: [d.name for d in item.dependencies] for name, item in software.items()}
     cycle = find_cycle(edges)
@@ -93,20 +159,24 @@ def _check_cycles(software: Mapping[str, Software]) -> None:
         raise DependencyCycleError(Location(software[first].file, line, "dependencies"), cycle)
 
 
-def load_catalog(root: Path) -> Catalog:
-    """Load and cross-check every definition under `root`."""
+def load_catalog(root: Path, environ: Mapping[str, str] | None = None) -> Catalog:
+    """Load and cross-check every definition under `root`.
+
+    `environ` (default: the process environment) may override versions read from files.
+    """
+    environ = os.environ if environ is None else environ
     if not root.is_dir():
         raise BuilderError(
             f"definitions root '{root}' is not a directory",
             hint="run from a checkout that has software/, projects/ and platforms/, or pass --root",
         )
     licenses = LicenseChecker()
+    software = _load_kind(root / "software",
+                          lambda f, d: parse_software(f, d, licenses, FAMILIES), lambda s: s.name)
     catalog = Catalog(
         root=root,
-        software=frozen_map(_load_kind(
-            root / "software", lambda f, d: parse_software(f, d, licenses, FAMILIES),
-            lambda s: s.name,
-        )),
+        software=frozen_map({name: with_version_from_file(item, root, environ)
+                             for name, item in software.items()}),
         projects=frozen_map(_load_kind(
             root / "projects", lambda f, d: parse_project(f, d, licenses), lambda p: p.name
         )),
@@ -117,5 +187,6 @@ def load_catalog(root: Path) -> Catalog:
         _check_files(software, root)
     for project in catalog.projects.values():
         _check_dependencies(project.file, "dependencies", project.dependencies, catalog)
+        _check_substitutes(project, catalog)
     _check_cycles(catalog.software)
     return catalog

@@ -89,10 +89,22 @@ class UrlSource:
     sha256: str | None = None
     sha512: str | None = None
     debian: DebianOrig | None = None
+    #: The project's name on the Python package index: the sdist `<name>-<version>.tar.gz`.
+    pypi: str | None = None
     kind: str = "url"
 
     def identity(self) -> str:
         return f"sha512:{self.sha512}" if self.sha512 else f"sha256:{self.sha256}"
+
+
+@dataclass(frozen=True)
+class VersionFrom:
+    """A version read at load time: environment variable `env`, else the first line of `file`
+    at the definitions root. A release number gets `tag_prefix` when it names a git ref."""
+
+    file: str
+    env: str | None = None
+    tag_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,6 +166,8 @@ class Software:
     platforms: Mapping[str, Override] = field(default_factory=frozen_map)
     package_excludes: tuple[str, ...] = ()
     health_check: HealthCheckRules = field(default_factory=HealthCheckRules)
+    #: Where `version` was read from, when it is not written in the definition.
+    version_from: VersionFrom | None = None
 
     def for_family(self, family: str) -> Software:
         """This definition with a family's overrides applied: env merged, the rest replaced."""
@@ -203,6 +217,8 @@ class Project:
     upgrade_docs: str = ""
     #: Commands under <install_dir>/bin that the package links into /usr/bin.
     ctl_commands: tuple[str, ...] = ()
+    #: Dependency name -> the software this project builds in its place, everywhere in its graph.
+    substitutes: Mapping[str, str] = field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True)

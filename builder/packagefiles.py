@@ -56,6 +56,8 @@ def _locked_source(software: Software, locks: Mapping[str, str]) -> dict[str, An
     source = software.source
     if isinstance(source, UrlSource):
         found = {"url": source.url} if source.url else {}
+        if source.pypi:
+            found["pypi"] = source.pypi
         found.update({k: v for k, v in (("sha256", source.sha256), ("sha512", source.sha512)) if v})
         return found
     if isinstance(source, GitSource):

@@ -27,6 +27,7 @@ PROJECT_KEYS = frozenset({
     "name", "description", "maintainer", "homepage", "license", "install_dir", "edition",
     "version", "iteration", "dependencies", "replaces", "conflicts", "runtime_dependencies",
     "exclusions", "package_scripts", "vendor", "upgrade_stop", "upgrade_docs", "ctl_commands",
+    "substitutes",
 })
 PLATFORM_KEYS = frozenset({
     "family", "distro", "version", "codename", "base_image", "bootstrap_suite",
@@ -97,7 +98,19 @@ def parse_project(file: Path, data: Any, licenses: LicenseChecker) -> Project:
         upgrade_docs=section.str("upgrade_docs", default=""),
         ctl_commands=tuple(check_name(section, "ctl_commands", n)
                            for n in section.str_list("ctl_commands")),
+        substitutes=frozen_map(_read_substitutes(section)),
     )
+
+
+def _read_substitutes(section: Section) -> dict[str, str]:
+    substitutes = section.str_map("substitutes")
+    for wanted, used in substitutes.items():
+        check_name(section, "substitutes", wanted)
+        check_name(section, "substitutes", used)
+        if used in substitutes:
+            raise section.error("substitutes", f"'{used}' replaces '{wanted}' but is itself "
+                                "replaced", hint="map each name straight to its final software")
+    return substitutes
 
 
 def _read_upgrade_stop(section: Section) -> str | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from builder.graph import Graph
 from builder.model import GitSource, UrlSource
+from builder.pypi import normalise
 from builder.version import PackageVersion
 
 TOOL = "Tool: omnibus-gitlab-py"
@@ -45,6 +46,11 @@ def _software_package(graph: Graph, name: str, locks: Mapping[str, str]) -> dict
         algorithm, value = ("SHA512", source.sha512) if source.sha512 else ("SHA256",
                                                                              source.sha256)
         entry["checksums"] = [{"algorithm": algorithm, "checksumValue": value}]
+        if source.pypi:
+            entry["externalRefs"] = [{
+                "referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
+                "referenceLocator": f"pkg:pypi/{normalise(source.pypi)}@{software.version}",
+            }]
     elif isinstance(source, GitSource):
         entry["downloadLocation"] = f"git+{source.git}@{locks.get(name, source.ref)}"
     return entry

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from builder import apt
+from builder import apt, pypi
 from builder.downloads import Checksum, DownloadCache, copy_into, http_download
 from builder.errors import FetchError
 from builder.fetchers.base import FetchContext, FetchedSource, SourceUnavailable
@@ -19,6 +19,8 @@ Obtain = Callable[[Path], None]  # writes the candidate file to the given path
 def source_filename(software: Software, source: UrlSource) -> str:
     """The name the file is cached under (and asked of http and dir mirrors as {filename})."""
     name = unquote(Path(urlsplit(source.url).path).name) if source.url else ""
+    if not name and source.pypi:
+        return f"{source.pypi}-{software.version}.tar.gz"
     return name or f"{software.name}-{software.version}.tar"
 
 
@@ -37,6 +39,18 @@ def _http(context: FetchContext, name: str, url: str) -> Obtain:
         with requests.Session() as session:
             http_download(session, url, partial, attempts=context.retries,
                           timeout=context.timeout, progress=progress)
+    return obtain
+
+
+def _package_index(context: FetchContext, name: str, project: str, sha256: str) -> Obtain:
+    def obtain(partial: Path) -> None:
+        import requests
+
+        with requests.Session() as session:
+            url, _ = pypi.locate(session, project, sha256, context.timeout)
+            context.report(name, f"fetching {url}")
+            http_download(session, url, partial, attempts=context.retries,
+                          timeout=context.timeout)
     return obtain
 
 
@@ -62,7 +76,10 @@ def _attempts(mirror: Mirror, software: Software, source: UrlSource, filename: s
               "sha256": source.sha256 or "", "sha512": source.sha512 or "",
               "checksum": checksum.digest}
     if mirror.kind == "upstream":
-        if source.url is None:
+        if source.pypi is not None:
+            yield (f"package index ({source.pypi})",
+                   _package_index(context, software.name, source.pypi, checksum.digest), "")
+        elif source.url is None:
             yield "upstream", None, "the definition has no upstream URL (Debian-only source)"
         else:
             yield source.url, _http(context, software.name, source.url), ""

@@ -221,3 +221,19 @@ def test_fetch_command_end_to_end(root, tmp_path):
     result = omnibus("fetch", "demo", "--root", root.path, "--mirror", "ftp://nope")
     assert result.returncode == 2 and "'ftp://nope' is not a mirror" in result.stderr
 
+
+
+def test_pypi_source_is_found_on_the_configured_index_by_its_digest(root, tmp_path,
+                                                                     monkeypatch):
+    # A local simple index stands in for the package index pip is configured with.
+    digest = hashlib.sha256(PAYLOAD).hexdigest()
+    page = (f'<a href="../../files/demo_pkg-1.0.tar.gz#sha256={"0" * 64}">wrong</a>'
+            f'<a href="../../files/good/demo_pkg-1.0.tar.gz#sha256={digest}">right</a>')
+    files = {"/simple/demo-pkg/": page.encode(), "/files/good/demo_pkg-1.0.tar.gz": PAYLOAD}
+    root.software("zlib", extra=f"source: {{pypi: Demo_Pkg, sha256: {digest}}}\n")
+    root.project("demo", ["zlib"])
+    with LocalServer(Behaviour(files=files)) as server:
+        monkeypatch.setenv("PIP_INDEX_URL", server.url + "/simple")
+        result = run_fetch(root, tmp_path / "cache", [Mirror("upstream")])["zlib"]
+    assert result.path.read_bytes() == PAYLOAD
+    assert result.path.name == "Demo_Pkg-1.0.tar.gz"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from builder.errors import DependencyCycleError, UsageError
+from builder.errors import DefinitionError, DependencyCycleError, UsageError
 from builder.graph import find_cycle, resolve
 from builder.loader import load_catalog
 
@@ -91,3 +91,20 @@ def test_graph_cycle_check_reports_the_cycle(root):
     root.project("demo", ["a"])
     with pytest.raises(DependencyCycleError, match="a -> b -> a"):
         graph_of(root)
+
+
+def test_project_substitutes_replace_a_dependency_everywhere(root):
+    root.diamond()
+    root.software("zlib-compat")
+    root.project("demo", ["app", "zlib"], extra="substitutes: {zlib: zlib-compat}\n")
+    catalog = load_catalog(root.path)
+    graph = resolve(catalog, catalog.projects["demo"], catalog.platforms["debian-12"], "amd64")
+    assert "zlib" not in graph.software
+    assert graph.edges["liba"] == ("zlib-compat",) and "zlib-compat" in graph.roots
+
+
+def test_substitute_without_definition_is_refused(root):
+    root.diamond()
+    root.project("demo", ["app"], extra="substitutes: {zlib: nowhere}\n")
+    with pytest.raises(DefinitionError, match="'nowhere'"):
+        load_catalog(root.path)
