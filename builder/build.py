@@ -95,6 +95,7 @@ def _job(graph: Graph, name: str, image: str, work: Path, settings: BuildSetting
         name=name, image=image, docker_platform=graph.platform.arches[graph.arch].docker_platform,
         script=script, source_dir=work / "src", source_subdir="" if subdir == "." else subdir,
         prefix=work / "prefix" / "merged", install_dir=install_dir, environment=environment,
+        network=graph.software[name].network,
     )
 
 

@@ -35,13 +35,14 @@ from builder.templating import check_step
 SOFTWARE_KEYS = frozenset({
     "name", "version", "description", "license", "license_files", "source", "dependencies",
     "patches", "templates", "env", "build", "platforms", "package_excludes", "health_check",
+    "network",
 })
 OVERRIDE_KEYS = frozenset({"build", "env", "patches", "package_excludes"})
 SOURCE_KINDS = ("url", "pypi", "git", "path")
 #: A file pinned by checksum may live only in Debian's archive (a repacked or native tarball).
 SOURCE_KEYS = {
     "url": frozenset({"url", "sha256", "sha512", "debian"}),
-    "pypi": frozenset({"pypi", "sha256"}),
+    "pypi": frozenset({"pypi", "sha256", "debian"}),
     "git": frozenset({"git", "ref"}),
     "path": frozenset({"path"}),
 }
@@ -264,5 +265,6 @@ def parse_software(
         platforms=frozen_map(read_overrides(section, families)),
         package_excludes=section.str_list("package_excludes"),
         health_check=read_health_check(section),
+        network=section.bool("network"),
     )
 

@@ -31,7 +31,11 @@ def docker(*args: str, check: bool = True, capture: bool = True, input_bytes: by
 
 
 def image_exists(tag: str) -> bool:
-    return docker("image", "inspect", tag, check=False).returncode == 0
+    result = docker("image", "inspect", tag, check=False)
+    if result.returncode != 0 and b"Cannot connect to the Docker daemon" in (result.stderr or b""):
+        # not "missing": an image would be bootstrapped for minutes, only to fail at the end
+        raise BuilderError("the Docker daemon is not running", hint=DOCKER_HINT)
+    return result.returncode == 0
 
 
 def run_logged(command: Sequence[str], log, timeout: float | None = None) -> int:

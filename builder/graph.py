@@ -68,9 +68,11 @@ class Graph:
 
 
 def _active(dependencies: tuple[Dependency, ...], facts: Mapping[str, str],
-            substitutes: Mapping[str, str]) -> list[str]:
-    """The dependencies whose condition holds, each replaced by its project substitute."""
-    return [substitutes.get(d.name, d.name) for d in dependencies if d.condition.holds(facts)]
+            project: Project) -> list[str]:
+    """The dependencies whose condition holds, each replaced by its project substitute,
+    without those the project leaves out."""
+    return [project.substitutes.get(d.name, d.name) for d in dependencies
+            if d.condition.holds(facts) and d.name not in project.leave_out]
 
 
 def check_target(project: Project, platform: Platform, arch: str) -> None:
@@ -121,7 +123,7 @@ def resolve(catalog: Catalog, project: Project, platform: Platform, arch: str) -
     """The closure of `project`'s dependencies for this platform and arch."""
     check_target(project, platform, arch)
     facts = platform.facts(arch, project.edition)
-    roots = _active(project.dependencies, facts, project.substitutes)
+    roots = _active(project.dependencies, facts, project)
     software: dict[str, Software] = {}
     edges: dict[str, tuple[str, ...]] = {}
     pending = list(roots)
@@ -131,7 +133,7 @@ def resolve(catalog: Catalog, project: Project, platform: Platform, arch: str) -
             continue
         item = catalog.software[name].for_family(platform.family)
         software[name] = item
-        edges[name] = tuple(sorted(set(_active(item.dependencies, facts, project.substitutes))))
+        edges[name] = tuple(sorted(set(_active(item.dependencies, facts, project))))
         pending.extend(edges[name])
     cycle = find_cycle(edges)
     if cycle:

@@ -105,6 +105,8 @@ def key_inputs(
     dependency_keys: Mapping[str, str], locks: Mapping[str, str], builder: str | None = None,
 ) -> dict[str, Any]:
     definition = {name: plain(getattr(software, name)) for name in BUILD_FIELDS}
+    if software.network:  # only when set, so offline builds keep the keys they had
+        definition["network"] = True
     patches = [root / PATCHES_DIR / software.name / p for p in software.patches]
     templates = [root / "templates" / t for t in software.templates]
     return {

@@ -30,7 +30,7 @@ from builder.model import (
     frozen_map,
 )
 from builder.projectfile import parse_platform, parse_project
-from builder.yamlfile import load_yaml_file
+from builder.yamlfile import YamlMap, load_yaml_file
 
 T = TypeVar("T", Software, Project, Platform)
 PATCHES_DIR = Path("software") / "patches"
@@ -43,11 +43,12 @@ def definition_files(directory: Path) -> list[Path]:
 
 
 def _load_kind(
-    directory: Path, parse: Callable[[Path, object], T], name_of: Callable[[T], str]
+    directory: Path, parse: Callable[[Path, object], T], name_of: Callable[[T], str],
+    prepare: Callable[[Path, object], object] = lambda _file, data: data,
 ) -> dict[str, T]:
     result: dict[str, T] = {}
     for file in definition_files(directory):
-        data = load_yaml_file(file)
+        data = prepare(file, load_yaml_file(file))
         item = parse(file, data)
         name = name_of(item)
         if name in result:
@@ -58,6 +59,33 @@ def _load_kind(
             )
         result[name] = item
     return result
+
+
+def _extended(file: Path, data: object, seen: tuple[Path, ...] = ()) -> object:
+    """A project that `extends: OTHER` is OTHER's keys with its own on top (one level deep).
+
+    OTHER is projects/OTHER.yml; it is loaded and checked as a project of its own too, so a
+    problem in an inherited key is reported against OTHER's file first.
+    """
+    if not isinstance(data, YamlMap) or "extends" not in data:
+        return data
+    base_name = data["extends"]
+    where = Location(file, data.key_lines.get("extends"), "extends")
+    base_file = file.parent / f"{base_name}.yml"
+    if not isinstance(base_name, str) or not base_file.is_file():
+        raise DefinitionError(where, f"extends '{base_name}', which is not a project file here",
+                              hint=f"name a file of {file.parent} without .yml")
+    if base_file in seen or base_file == file:
+        chain = " -> ".join(p.stem for p in (*seen, file, base_file))
+        raise DefinitionError(where, f"projects extend each other in a circle: {chain}")
+    base = _extended(base_file, load_yaml_file(base_file), (*seen, file))
+    merged = YamlMap({**base, **data})
+    merged.line = data.line
+    merged.key_lines = {**getattr(base, "key_lines", {}), **data.key_lines}
+    del merged["extends"]
+    if "name" not in data:  # the name is the file's own, never the base's
+        merged.pop("name", None)
+    return merged
 
 
 def _check_dependencies(
@@ -140,6 +168,12 @@ def with_version_from_file(software: Software, root: Path,
 
 
 def _check_substitutes(project: Project, catalog: Catalog) -> None:
+    for name in project.leave_out:
+        if name not in catalog.software:
+            raise DefinitionError(
+                Location(project.file, None, "leave_out"),
+                f"leave_out names '{name}', which has no definition", hint="fix the name",
+            )
     for wanted, used in project.substitutes.items():
         for name in (wanted, used):
             if name not in catalog.software:
@@ -178,7 +212,8 @@ def load_catalog(root: Path, environ: Mapping[str, str] | None = None) -> Catalo
         software=frozen_map({name: with_version_from_file(item, root, environ)
                              for name, item in software.items()}),
         projects=frozen_map(_load_kind(
-            root / "projects", lambda f, d: parse_project(f, d, licenses), lambda p: p.name
+            root / "projects", lambda f, d: parse_project(f, d, licenses), lambda p: p.name,
+            _extended,
         )),
         platforms=frozen_map(_load_kind(root / "platforms", parse_platform, lambda p: p.id)),
     )

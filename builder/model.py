@@ -168,6 +168,9 @@ class Software:
     health_check: HealthCheckRules = field(default_factory=HealthCheckRules)
     #: Where `version` was read from, when it is not written in the definition.
     version_from: VersionFrom | None = None
+    #: The build may reach the network, for dependencies its source pins by checksum in a
+    #: lockfile (go.sum, Cargo.lock, Gemfile.lock, yarn.lock); every other build is offline.
+    network: bool = False
 
     def for_family(self, family: str) -> Software:
         """This definition with a family's overrides applied: env merged, the rest replaced."""
@@ -219,6 +222,9 @@ class Project:
     ctl_commands: tuple[str, ...] = ()
     #: Dependency name -> the software this project builds in its place, everywhere in its graph.
     substitutes: Mapping[str, str] = field(default_factory=frozen_map)
+    #: Dependencies this project builds without, everywhere in its graph (optional parts whose
+    #: source it cannot reach; builds find out by what is under the prefix).
+    leave_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ PROJECT_KEYS = frozenset({
     "name", "description", "maintainer", "homepage", "license", "install_dir", "edition",
     "version", "iteration", "dependencies", "replaces", "conflicts", "runtime_dependencies",
     "exclusions", "package_scripts", "vendor", "upgrade_stop", "upgrade_docs", "ctl_commands",
-    "substitutes",
+    "substitutes", "leave_out",
 })
 PLATFORM_KEYS = frozenset({
     "family", "distro", "version", "codename", "base_image", "bootstrap_suite",
@@ -99,6 +99,7 @@ def parse_project(file: Path, data: Any, licenses: LicenseChecker) -> Project:
         ctl_commands=tuple(check_name(section, "ctl_commands", n)
                            for n in section.str_list("ctl_commands")),
         substitutes=frozen_map(_read_substitutes(section)),
+        leave_out=tuple(check_name(section, "leave_out", n) for n in section.str_list("leave_out")),
     )
 
 

@@ -2,7 +2,8 @@
 
 A runner is `run(job, log) -> exit code`. Both runners show the build its install prefix at
 the project's install dir (the path that ends up in rpaths) and its source tree, and give
-it no network: a build that tries to download something fails here, not in production.
+it no network (unless its definition says `network: true`, for lockfile-pinned dependencies):
+a build that tries to download something else fails here, not in production.
   docker  a fresh container of the platform's builder image per software
   host    this machine, in a private mount namespace (for CI jobs that already run inside
           the builder image, as omnibus-gitlab's do)
@@ -36,13 +37,14 @@ class BuildJob:
     prefix: Path  # the assembled install dir on this machine
     install_dir: str  # where the build sees it (e.g. /opt/gitlab)
     environment: Mapping[str, str]
+    network: bool = False  # see Software.network
 
 
 def run_docker(job: BuildJob, log: BinaryIO) -> int:
     source_root = f"{CONTAINER_SOURCE}/{job.source_subdir}".rstrip("/")
     command = [
         # The image tag is arch-specific already; see images.ensure_image on --platform.
-        docker_path(), "run", "--rm", "--network", "none",
+        docker_path(), "run", "--rm", "--network", "bridge" if job.network else "none",
         "--label", f"{LABEL}={os.getpid()}", "--name", f"omnibus-{job.name}-{os.getpid()}",
         "-v", f"{job.prefix}:{job.install_dir}", "-v", f"{job.source_dir}:{CONTAINER_SOURCE}",
         "-v", f"{job.script}:{CONTAINER_SCRIPT}:ro", "-e", f"OMNIBUS_SOURCE_DIR={source_root}",
@@ -59,7 +61,8 @@ def run_host(job: BuildJob, log: BinaryIO) -> int:
     inner = (f"mkdir -p {shlex.quote(job.install_dir)} && "
              f"mount --bind {shlex.quote(str(job.prefix))} {shlex.quote(job.install_dir)} && "
              f"exec bash {shlex.quote(str(job.script))}")
-    command = ["unshare", "--mount", "--propagation", "private", "--net", "bash", "-c", inner]
+    isolation = ["--mount", "--propagation", "private"] + ([] if job.network else ["--net"])
+    command = ["unshare", *isolation, "bash", "-c", inner]
     environment = {**job.environment, "OMNIBUS_SOURCE_DIR": str(source_root)}
     return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment,
                           stdin=subprocess.DEVNULL).returncode

@@ -108,3 +108,10 @@ def test_substitute_without_definition_is_refused(root):
     root.project("demo", ["app"], extra="substitutes: {zlib: nowhere}\n")
     with pytest.raises(DefinitionError, match="'nowhere'"):
         load_catalog(root.path)
+
+
+def test_project_leave_out_drops_a_dependency_everywhere(root):
+    root.diamond()
+    root.project("demo", ["app", "leaf"], extra="leave_out: [libb]\n")
+    graph = graph_of(root)
+    assert "libb" not in graph.software and graph.edges["app"] == ("liba",)
