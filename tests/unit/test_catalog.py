@@ -120,3 +120,15 @@ def test_gitlab_local_builds_only_from_reachable_kinds_of_source(catalog):
             assert source.debian or source.pypi, (
                 f"{software.name}: neither Debian's archive nor the package index carries it")
         assert not software.network, f"{software.name} needs the network to build"
+
+
+@pytest.mark.parametrize(("project", "platform"), [
+    ("gitlab-ce", "debian-12"), ("gitlab-ee", "el-9"), ("gitlab-fips", "el-9"),
+    ("gitlab-local", "debian-12"),
+])
+def test_every_bundled_license_passes_the_policy(catalog, project, platform):
+    from builder.licensepolicy import license_status, load_policy
+
+    graph = resolve(catalog, catalog.projects[project], catalog.platforms[platform], "amd64")
+    status = license_status(graph, load_policy(REPO))
+    assert {n: s["reason"] for n, s in status.items() if s["status"] == "violation"} == {}
