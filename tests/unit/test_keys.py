@@ -119,3 +119,25 @@ def test_builder_recipe_counts(root):
     assert set(first.values()).isdisjoint(before.values())
     root.write("Dockerfile.builder", "FROM y\n")
     assert set(keys_of(root)[0].values()).isdisjoint(first.values())
+
+
+def test_network_builds_key_apart_and_offline_keys_stay_as_they_were(root):
+    build_chain(root)
+    before, _ = keys_of(root)
+    path = root.path / "software/pcre2.yml"
+    path.write_text(path.read_text().replace("license: MIT", "license: MIT\nnetwork: false"))
+    assert keys_of(root)[0] == before  # saying the default changes nothing
+    path.write_text(path.read_text().replace("network: false", "network: true"))
+    after, _ = keys_of(root)
+    assert {n for n in before if before[n] != after[n]} == {"pcre2", "git", "nginx"}
+
+
+def test_a_substitute_changes_the_keys_of_what_depends_on_it_only(root):
+    build_chain(root)
+    root.software("zlib-compat")
+    before, _ = keys_of(root)
+    root.project("demo", ["git", "nginx", "runit"], extra="substitutes: {zlib: zlib-compat}\n")
+    after, _ = keys_of(root)
+    assert "zlib" not in after and after["zlib-compat"] != before["zlib"]
+    assert after["pcre2"] == before["pcre2"] and after["runit"] == before["runit"]
+    assert after["openssl"] != before["openssl"]  # its dependency is another software now
