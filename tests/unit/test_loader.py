@@ -254,3 +254,26 @@ def test_package_arches_name_known_formats(root):
     error = load_error(root)
     assert "key 'arches.amd64.package_arches'" in str(error)
     assert "'tgz' is not a package format" in str(error)
+
+
+def test_project_extends_another_and_overrides_keys(root):
+    root.diamond()
+    root.write("projects/demo-ee.yml", "extends: demo\nname: demo-ee\nedition: ee\n"
+                                       "replaces: [demo]\n")
+    root.write("projects/demo-fips.yml", "extends: demo-ee\nedition: fips\n")
+    catalog = load_catalog(root.path)
+    base, ee, fips = (catalog.projects[n] for n in ("demo", "demo-ee", "demo-fips"))
+    assert (ee.edition, ee.replaces, ee.dependencies) == ("ee", ("demo",), base.dependencies)
+    assert (fips.name, fips.edition, fips.replaces) == ("demo-fips", "fips", ("demo",))
+    assert fips.maintainer == base.maintainer
+
+
+def test_project_extends_in_a_circle_or_nowhere_is_refused(root):
+    root.diamond()
+    root.write("projects/a.yml", "extends: b\n")
+    root.write("projects/b.yml", "extends: a\n")
+    error = load_error(root)
+    assert "circle" in error.message and error.location.key == "extends"
+    root.write("projects/b.yml", "extends: nowhere\n")
+    error = load_error(root)
+    assert "'nowhere'" in error.message and error.location.file.name in ("a.yml", "b.yml")
