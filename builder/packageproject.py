@@ -38,6 +38,7 @@ from builder.packaging.meta import PackageMeta, Signing
 from builder.remote import RemoteCache
 from builder.sbom import licenses_page, spdx_document
 from builder.stage import Stage, add_generated, make_stage
+from builder.uptodate import packaging_inputs, up_to_date
 from builder.version import BuildIdentity, PackageVersion, package_version
 
 
@@ -111,14 +112,16 @@ def _digests(path: Path) -> dict[str, str]:
     return {name: digest.hexdigest() for name, digest in hashes.items()}
 
 
-def write_sidecars(package: Path, meta: PackageMeta, manifest: Mapping[str, Any]) -> None:
-    """`<pkg>.sha256` (sha256sum's format), `<pkg>.size` and `<pkg>.metadata.json`."""
+def write_sidecars(package: Path, meta: PackageMeta, manifest: Mapping[str, Any],
+                   inputs: str = "") -> None:
+    """`<pkg>.sha256` (sha256sum's format), `<pkg>.size` and `<pkg>.metadata.json`
+    (with `inputs`, the digest that lets a re-run keep the package; see builder/uptodate)."""
     digests = _digests(package)
     size = package.stat().st_size
     metadata = {"basename": package.name, **digests, "size": size, "platform": meta.platform,
                 "arch": meta.arch, "name": meta.name, "version": meta.version.version,
                 "iteration": meta.version.iteration, "license": meta.license,
-                "version_manifest": manifest}
+                "version_manifest": manifest, "inputs": inputs}
     write_atomic(package.with_name(package.name + ".sha256"),
                  f"{digests['sha256']}  {package.name}\n".encode())
     write_atomic(package.with_name(package.name + ".size"), f"{size}\n".encode())
@@ -179,6 +182,14 @@ def package_project(graph: Graph, keys: Mapping[str, KeyRecord], locks: Mapping[
                     report: Callable[[str], None] = _quiet) -> list[Path]:
     """Stage, then write each format's package into settings.out_dir; return their paths."""
     version = package_version(graph.project, settings.root, settings.build)
+    metas = {fmt: package_meta(graph, fmt, version, settings) for fmt in settings.formats}
+    inputs = packaging_inputs(graph, keys, locks, metas, settings.root)
+    existing = [settings.out_dir / PACKAGERS[fmt].file_name(meta) for fmt, meta in metas.items()]
+    sbom = settings.out_dir / f"{graph.project.name}_{version.full}.spdx.json"
+    if sbom.is_file() and up_to_date(existing, inputs):
+        report(f"  up to date: {', '.join(p.name for p in existing)} (written from the same "
+               "artifacts, definitions and packaging code)")
+        return existing
     started = time.monotonic()
     stage = stage_project(graph, keys, settings.cache_dir, settings.remote)
     status = check_licenses(graph, version, settings, report)
@@ -195,11 +206,10 @@ def package_project(graph: Graph, keys: Mapping[str, KeyRecord], locks: Mapping[
     health_check(graph, stage, report)
     write_sbom(graph, version, locks, status, settings)
     packages = []
-    for package_format in settings.formats:
+    for package_format, meta in metas.items():
         started = time.monotonic()
-        meta = package_meta(graph, package_format, version, settings)
         package = PACKAGERS[package_format].build(stage, meta, settings.out_dir)
-        write_sidecars(package, meta, manifest)
+        write_sidecars(package, meta, manifest, inputs)
         report(f"  wrote {package.name} ({package.stat().st_size / 1e6:.1f} MB) "
                f"in {time.monotonic() - started:.1f} s")
         packages.append(package)

@@ -177,6 +177,23 @@ def test_the_same_stage_gives_bit_identical_packages(built, tmp_path):
         assert again[suffix].read_bytes() == built["v1"][suffix].read_bytes(), suffix
 
 
+def test_a_warm_repackage_writes_nothing_and_a_changed_package_is_rewritten(built, tmp_path):
+    out = tmp_path / "warm"
+    first = package(built["root"], built["cache"], out)
+    stamps = {suffix: path.stat().st_mtime_ns for suffix, path in first.items()}
+    again = omnibus(built["root"].path, built["cache"], "package", "gitlab-demo", "--format",
+                    "deb,rpm", "--out", str(out))
+    assert again.returncode == 0 and "up to date" in again.stdout + again.stderr
+    assert {s: p.stat().st_mtime_ns for s, p in first.items()} == stamps
+    deb = first[".deb"]
+    deb.write_bytes(deb.read_bytes()[:-1] + b"x")  # a package damaged after it was written
+    package(built["root"], built["cache"], out)
+    assert deb.read_bytes() == built["v1"][".deb"].read_bytes()
+    recompressed = omnibus(built["root"].path, built["cache"], "package", "gitlab-demo",
+                           "--format", "deb", "--out", str(out), "--compression", "gzip:6")
+    assert "up to date" not in recompressed.stdout + recompressed.stderr
+
+
 def test_signatures_verify_with_rpm_and_gpg(built, tmp_path):
     home = tmp_path / "gnupg"
     key = make_gpg_key(home)
