@@ -59,7 +59,8 @@ def test_dependencies_first_and_within_the_budget(root, tmp_path):
     started = recorder.started
     assert started.index("zlib") < started.index("liba") < started.index("app")
     assert recorder.peak == 2
-    assert max(recorder.jobs.values()) == 2 and min(recorder.jobs.values()) == 1
+    # every build may use the whole budget; overlapping builds share it through the kernel
+    assert set(recorder.jobs.values()) == {2}
 
 
 def test_failure_skips_dependents_and_lets_others_finish(root, tmp_path):
