@@ -47,8 +47,8 @@ def _package_index(context: FetchContext, name: str, project: str, sha256: str) 
         import requests
 
         with requests.Session() as session:
-            url, _ = pypi.locate(session, project, sha256, context.timeout)
-            context.report(name, f"fetching {url}")
+            url, filename = pypi.locate(session, project, sha256, context.timeout)
+            context.report(name, f"fetching {filename} from the package index")
             http_download(session, url, partial, attempts=context.retries,
                           timeout=context.timeout)
     return obtain
