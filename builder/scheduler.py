@@ -4,8 +4,10 @@ A software starts as soon as everything it depends on is built or cached. At mos
 builds run at once, and each gets `make -j<jobs>`: a build's parallelism is fixed when it
 starts, so a share of the CPUs free at that moment left long builds that outlived their
 neighbours (openssl, PostgreSQL) on one CPU while the others idled; the kernel shares the
-CPUs between overlapping builds instead (measured in BENCHMARKS.md). A failure does not stop the builds already running; what depends on the failed
-software is skipped, and a re-run resumes from every artifact that was stored.
+CPUs between overlapping builds instead (measured in BENCHMARKS.md).
+
+A failure does not stop the builds already running; what depends on the failed software is
+skipped, and a re-run resumes from every artifact that was stored.
 """
 
 from __future__ import annotations
