@@ -57,6 +57,15 @@ class Root:
         self.platform("debian-12")
         self.platform("el-9", family="rhel", distro="almalinux", format="rpm")
 
+    def copy_catalog(self) -> None:
+        """The repository's real software, platforms and templates, and the version files
+        GitLab's components read at the root."""
+        for name in ("software", "platforms", "templates"):
+            shutil.rmtree(self.path / name, ignore_errors=True)
+            shutil.copytree(REPO / name, self.path / name)
+        for version_file in REPO.glob("*VERSION"):
+            shutil.copy(version_file, self.path)
+
     def write(self, relative: str, text: str) -> Path:
         file = self.path / relative
         file.parent.mkdir(parents=True, exist_ok=True)

@@ -213,9 +213,7 @@ def test_two_machines_share_artifacts_through_a_remote_cache(toy, tmp_path):
 def test_real_zlib_from_the_debian_mirror_builds_in_a_builder_container(tmp_path):
     """The real zlib definition, fetched through the mirror chain, built for debian-12."""
     root = Root(tmp_path / "defs")
-    for name in ("software", "platforms"):
-        shutil.rmtree(root.path / name)
-        shutil.copytree(REPO / name, root.path / name)
+    root.copy_catalog()
     shutil.copy(REPO / "Dockerfile.builder", root.path)
     root.project("demo", ["zlib"])
     cache = tmp_path / "cache"
