@@ -167,7 +167,7 @@ def with_version_from_file(software: Software, root: Path,
     return dataclasses.replace(software, version=version, source=source)
 
 
-def _check_substitutes(project: Project, catalog: Catalog) -> None:
+def _check_graph_edits(project: Project, catalog: Catalog) -> None:
     for name in project.leave_out:
         if name not in catalog.software:
             raise DefinitionError(
@@ -222,6 +222,6 @@ def load_catalog(root: Path, environ: Mapping[str, str] | None = None) -> Catalo
         _check_files(software, root)
     for project in catalog.projects.values():
         _check_dependencies(project.file, "dependencies", project.dependencies, catalog)
-        _check_substitutes(project, catalog)
+        _check_graph_edits(project, catalog)
     _check_cycles(catalog.software)
     return catalog
