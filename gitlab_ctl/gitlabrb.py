@@ -386,9 +386,13 @@ def _assign(settings: dict[str, Any], name: str, keys: list[str], value: Any,
 
 
 def _unknown(token: Token, name: str) -> GitlabRbError:
+    return unknown_setting(token.line, name)
+
+
+def unknown_setting(line: int, name: str) -> GitlabRbError:
     close = difflib.get_close_matches(name, sorted(KNOWN_SETTINGS), n=1)
     hint = f"did you mean '{close[0]}'?" if close else "see /opt/gitlab/etc/gitlab.rb.template"
-    return GitlabRbError(token.line, f"unknown setting '{name}' (omnibus: Reading unsupported "
+    return GitlabRbError(line, f"unknown setting '{name}' (omnibus: Reading unsupported "
                          f"config value {name})", hint=hint)
 
 
