@@ -1,0 +1,116 @@
+"""/etc/gitlab/gitlab-secrets.json: generated once, never regenerated; gitlab.rb wins.
+
+Each secret's value is, in order: what gitlab.rb sets, what the secrets file holds, or a new
+random value. The file is rewritten (0600, atomically) only when its content changes, so a
+re-run leaves it byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import string
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PATH = Path("/etc/gitlab/gitlab-secrets.json")
+
+
+def _hex64() -> str:
+    return secrets.token_hex(64)
+
+
+def _base64_32() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _alnum32() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(32))
+
+
+GENERATORS: dict[str, Callable[[], str]] = {"hex64": _hex64, "base64_32": _base64_32,
+                                            "alnum32": _alnum32}
+#: What omnibus-gitlab keeps in gitlab-secrets.json, and how each is made. Certificates and
+#: keys (openid_connect_signing_key, registry and postgresql internal ones) come with the
+#: services that use them.
+SECRETS: Mapping[str, Mapping[str, str]] = {
+    "gitlab_workhorse": {"secret_token": "base64_32"},
+    "gitlab_shell": {"secret_token": "hex64"},
+    "gitlab_rails": {
+        "secret_key_base": "hex64", "db_key_base": "hex64", "otp_key_base": "hex64",
+        "encrypted_settings_key_base": "hex64",
+        "active_record_encryption_primary_key": "alnum32",
+        "active_record_encryption_deterministic_key": "alnum32",
+        "active_record_encryption_key_derivation_salt": "alnum32",
+    },
+    "gitlab_pages": {"gitlab_secret": "hex64", "gitlab_id": "hex64", "auth_secret": "hex64",
+                     "api_secret_key": "base64_32"},
+    "gitlab_kas": {"api_secret_key": "base64_32", "private_api_secret_key": "base64_32",
+                   "websocket_token_secret_key": "base64_32"},
+    "registry": {"http_secret": "hex64"},
+    "mailroom": {"incoming_email_auth_token": "base64_32",
+                 "service_desk_email_auth_token": "base64_32"},
+}
+
+
+class SecretsError(Exception):
+    def __init__(self, path: Path, message: str, hint: str = "") -> None:
+        super().__init__(f"{path}: {message}")
+        self.path, self.message, self.hint = path, message, hint
+
+
+def load_secrets(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise SecretsError(path, f"is not valid JSON ({error})",
+                           hint="restore it from a backup (gitlab-ctl backup-etc); deleting it "
+                           "makes new secrets, which breaks encrypted data") from error
+    if not isinstance(data, dict):
+        raise SecretsError(path, "must hold a JSON object")
+    return data
+
+
+def resolve_secrets(settings: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Every secret's value: gitlab.rb's, else the stored one, else a new one."""
+    result = {section: dict(values) for section, values in stored.items()
+              if isinstance(values, dict)}
+    result.update({k: v for k, v in stored.items() if not isinstance(v, dict)})
+    for section, keys in SECRETS.items():
+        given = settings.get(section) or {}
+        target = result.setdefault(section, {})
+        for key, kind in keys.items():
+            if given.get(key) is not None:
+                target[key] = given[key]
+            elif target.get(key) is None:
+                target[key] = GENERATORS[kind]()
+    return result
+
+
+def write_secrets(path: Path, secrets_data: Mapping[str, Any]) -> bool:
+    """Write the file (0600) if its content changes; True when it was written."""
+    text = json.dumps(secrets_data, indent=2, sort_keys=True) + "\n"
+    try:
+        if path.read_text() == text:
+            return False
+    except FileNotFoundError:
+        pass
+    handle, temporary = tempfile.mkstemp(prefix=".gitlab-secrets.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
