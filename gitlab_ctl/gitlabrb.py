@@ -210,19 +210,18 @@ class _Parser:
 
     # -- expressions -------------------------------------------------------------------
     def expression(self) -> Any:
-        value = self.term()
-        while self.peek().text in ("+", "-"):
-            operator = self.take()
-            self.skip_newlines()
-            value = _arithmetic(operator, value, self.term())
-        return value
+        return self.binary(("+", "-"), self.term)
 
     def term(self) -> Any:
-        value = self.unary()
-        while self.peek().text in ("*", "/"):
+        return self.binary(("*", "/"), self.unary)
+
+    def binary(self, operators: tuple[str, ...], operand) -> Any:
+        """`operand (op operand)*`, left to right; a line may end after an operator."""
+        value = operand()
+        while self.peek().text in operators:
             operator = self.take()
             self.skip_newlines()
-            value = _arithmetic(operator, value, self.unary())
+            value = _arithmetic(operator, value, operand())
         return value
 
     def unary(self) -> Any:
