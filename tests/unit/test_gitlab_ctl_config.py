@@ -13,8 +13,10 @@ def test_show_config_prints_the_settings_as_json(tmp_path, capsys):
                       "redis['maxmemory'] = '100mb'\n")
     assert main(["show-config", "--config", str(config)]) == 0
     settings = json.loads(capsys.readouterr().out)
-    assert settings == {"external_url": "http://gitlab.example.test",
-                        "redis": {"maxmemory": "100mb"}}
+    assert settings["external_url"] == "http://gitlab.example.test"
+    assert settings["redis"]["maxmemory"] == "100mb"  # gitlab.rb wins
+    assert settings["redis"]["unixsocket"] == "/var/opt/gitlab/redis/redis.socket"  # default
+    assert settings["gitlab_rails"]["gitlab_host"] == "gitlab.example.test"  # derived
 
 
 def test_check_config_names_file_line_and_fix(tmp_path, capsys):
