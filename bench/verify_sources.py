@@ -42,8 +42,7 @@ def _mismatch(why: str) -> bool:
 
 
 def verify_one(software: Software, context: FetchContext) -> dict[str, str]:
-    kind = software.source.kind if software.source.kind != "url" or not software.source.pypi \
-        else "pypi"
+    kind = "pypi" if getattr(software.source, "pypi", None) else software.source.kind
     row = {"name": software.name, "version": software.version, "kind": kind}
     try:
         fetched = FETCHERS[software.source.kind](software, context)

@@ -12,6 +12,7 @@ else (method calls, backticks, `system`, `File.read`, ...) is refused with its l
 from __future__ import annotations
 
 import difflib
+import operator
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -59,8 +60,7 @@ def tokenize(text: str) -> list[Token]:
         match = _TOKEN.match(text, position)
         if match is None:
             raise GitlabRbError(line, f"unexpected character {text[position]!r}")
-        kind = match.lastgroup if match.lastgroup not in ("hq", "htag", "wopen", "wbody") \
-            else next(k for k in ("heredoc", "words") if match.group(k))
+        kind = match.lastgroup  # always the outer group: it closes after its inner ones
         if kind == "heredoc":
             tokens.append(Token(kind, match.group("htag"), line))
             position, line = _heredoc_body(text, match.end(), match.group("htag"), line, tokens)
@@ -350,6 +350,9 @@ def _ruby_text(value: Any) -> str:
     return str(value)
 
 
+_OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+
+
 def _arithmetic(operator: Token, left: Any, right: Any) -> Any:
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right))
     if operator.text == "+" and isinstance(left, str) and isinstance(right, str):
@@ -360,8 +363,7 @@ def _arithmetic(operator: Token, left: Any, right: Any) -> Any:
         raise GitlabRbError(operator.line, "division by zero")
     if operator.text == "/" and isinstance(left, int) and isinstance(right, int):
         return left // right  # Ruby's integer division
-    return {"+": left + right, "-": left - right, "*": left * right,
-            "/": left / right if right else 0}[operator.text]
+    return _OPERATORS[operator.text](left, right)
 
 
 def _lookup(mapping: Any, keys: list[str]) -> Any:

@@ -8,6 +8,7 @@ re-run leaves it byte for byte as it was.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import secrets
@@ -82,9 +83,7 @@ def load_secrets(path: Path) -> dict[str, Any]:
 
 def resolve_secrets(settings: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:
     """Every secret's value: gitlab.rb's, else the stored one, else a new one."""
-    result = {section: dict(values) for section, values in stored.items()
-              if isinstance(values, dict)}
-    result.update({k: v for k, v in stored.items() if not isinstance(v, dict)})
+    result = copy.deepcopy(dict(stored))
     for section, keys in SECRETS.items():
         given = settings.get(section) or {}
         target = result.setdefault(section, {})
