@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from builder.errors import DefinitionError
@@ -191,7 +191,34 @@ def read_source(section: Section, version_from: VersionFrom | None = None) -> So
         # a version read from a file names the ref; the loader fills it in
         return GitSource(source.str("git"), source.str("ref", required=version_from is None)
                          or "")
-    return PathSource(source.str("path"))
+    return _read_path_source(source)
+
+
+def _read_path_source(source: Section) -> PathSource:
+    """One directory (its contents are the source root), or a list of directories, each
+    copied to the same relative path: those must be plain relative paths that do not nest."""
+    if not isinstance(source.data.get("path"), list):
+        return PathSource(source.str("path"))
+    entries: list[str] = []
+    for item, location in source.items("path"):
+        if not isinstance(item, str) or not item.strip():
+            raise DefinitionError(location, "must be a directory of this repository (a string)")
+        parts = PurePosixPath(item).parts
+        if item.startswith("/") or item.endswith("/") or any(p in (".", "..") for p in parts) \
+                or "/".join(parts) != item:
+            raise DefinitionError(
+                location, f"'{item}' is not a plain relative path",
+                hint="name the directory from the repository root, such as gitlab_ctl or "
+                "templates/config (no leading or trailing /, no . or ..)",
+            )
+        for other in entries:
+            if item == other or item.startswith(other + "/") or other.startswith(item + "/"):
+                raise DefinitionError(location, f"'{item}' overlaps '{other}', listed before",
+                                      hint="list each directory once, and none inside another")
+        entries.append(item)
+    if not entries:
+        raise source.error("path", "must name at least one directory")
+    return PathSource(tuple(entries))
 
 
 def read_steps(section: Section, key: str) -> tuple[str, ...]:

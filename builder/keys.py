@@ -50,12 +50,33 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: What running Python leaves in a source directory: never digested, never copied into a build.
+BYTECODE_DIRS = frozenset({"__pycache__"})
+BYTECODE_SUFFIX = ".pyc"
+
+
+def ignore_bytecode(directory: str, names: list[str]) -> set[str]:
+    """For shutil.copytree(ignore=...): the names digest_tree leaves out (os.walk's split:
+    a link to a directory counts as a directory)."""
+    ignored = set()
+    for name in names:
+        is_dir = os.path.isdir(os.path.join(directory, name))
+        if (is_dir and name in BYTECODE_DIRS) or (not is_dir and name.endswith(BYTECODE_SUFFIX)):
+            ignored.add(name)
+    return ignored
+
+
 def digest_tree(root: Path) -> str:
-    """A digest of a directory's names, modes, link targets and contents, in sorted order."""
+    """A digest of a directory's names, modes, link targets and contents, in sorted order.
+
+    `__pycache__` directories and `*.pyc` files are left out, so running the code changes
+    nothing."""
     digest = hashlib.sha256()
     for directory, subdirs, files in os.walk(root):
-        subdirs.sort()
+        subdirs[:] = sorted(d for d in subdirs if d not in BYTECODE_DIRS)
         for name in sorted(files):
+            if name.endswith(BYTECODE_SUFFIX):
+                continue
             path = Path(directory, name)
             relative = path.relative_to(root).as_posix()
             if path.is_symlink():
@@ -63,6 +84,19 @@ def digest_tree(root: Path) -> str:
             else:
                 mode = "x" if os.access(path, os.X_OK) else "-"
                 digest.update(f"F {relative} {mode} {sha256_file(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def path_source_digest(source: PathSource, root: Path) -> str:
+    """One directory: its tree's digest. A list: a digest of each entry's name and tree (a
+    missing entry counts as missing, not as empty)."""
+    if isinstance(source.path, str):
+        return digest_tree(root / source.path)
+    digest = hashlib.sha256()
+    for entry in source.path:
+        directory = root / entry
+        tree = digest_tree(directory) if directory.is_dir() else "missing"
+        digest.update(f"D {entry} {tree}\n".encode())
     return digest.hexdigest()
 
 
@@ -81,7 +115,7 @@ def source_identity(software: Software, root: Path, locks: Mapping[str, str]) ->
     if source is None:
         return None
     if isinstance(source, PathSource):
-        return f"path:{digest_tree(root / source.path)}"
+        return f"path:{path_source_digest(source, root)}"
     if isinstance(source, GitSource) and not source.locked:
         commit = locks.get(f"{source.git}@{source.ref}")
         if commit:

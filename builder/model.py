@@ -123,11 +123,18 @@ class GitSource:
 
 @dataclass(frozen=True)
 class PathSource:
-    path: str
+    """Directories of this repository. One (a string): its contents are the source root. A
+    list: each directory is copied to the same relative path under the source root."""
+
+    path: str | tuple[str, ...]
     kind: str = "path"
 
+    @property
+    def entries(self) -> tuple[str, ...]:
+        return self.path if isinstance(self.path, tuple) else (self.path,)
+
     def identity(self) -> str:
-        return f"path:{self.path}"
+        return f"path:{','.join(self.entries)}"
 
 
 Source = UrlSource | GitSource | PathSource

@@ -63,7 +63,7 @@ def _locked_source(software: Software, locks: Mapping[str, str]) -> dict[str, An
     if isinstance(source, GitSource):
         return {"git": source.git, "ref": locks.get(software.name, source.ref)}
     if isinstance(source, PathSource):
-        return {"path": source.path}
+        return {"path": source.path if isinstance(source.path, str) else list(source.path)}
     return {}
 
 
@@ -133,6 +133,10 @@ def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
 
 
+def _joined(path: str | list[str]) -> str:
+    return path if isinstance(path, str) else ",".join(path)
+
+
 def manifest_text(manifest: Mapping[str, Any], project_name: str) -> bytes:
     """version-manifest.txt, as chef/omnibus writes it: a padded table of every component."""
     rows = [("Component", "Installed Version", "Version GUID", "Overridden From")]
@@ -141,7 +145,7 @@ def manifest_text(manifest: Mapping[str, Any], project_name: str) -> bytes:
         guid = (f"git:{entry['locked_version']}" if "git" in source
                 else f"sha256:{source['sha256']}" if "sha256" in source
                 else f"sha512:{source['sha512']}" if "sha512" in source
-                else f"path:{source['path']}" if "path" in source else "")
+                else f"path:{_joined(source['path'])}" if "path" in source else "")
         rows.append((name, str(entry["locked_version"]), guid, ""))
     widths = [max(len(row[i]) for row in rows) + 3 for i in range(4)]
     lines = [f"{project_name} {manifest['build_version']}", ""]

@@ -13,6 +13,7 @@ from builder.archives import detect_format
 from builder.errors import BuilderError
 from builder.extract import extract_archive
 from builder.fetchers import FetchedSource
+from builder.keys import ignore_bytecode
 from builder.loader import PATCHES_DIR
 from builder.model import Software
 from builder.patching import apply_patches
@@ -50,7 +51,13 @@ def unpack_source(fetched: FetchedSource | None, dest: Path) -> Path:
     if fetched.kind == "git":
         return _git_export(fetched, dest)
     if fetched.kind == "path":
-        shutil.copytree(fetched.path, dest, symlinks=True)
+        if not fetched.entries:
+            shutil.copytree(fetched.path, dest, symlinks=True, ignore=ignore_bytecode)
+            return dest
+        dest.mkdir(parents=True)
+        for entry in fetched.entries:  # at the same relative path as in the repository
+            shutil.copytree(fetched.path / entry, dest / entry, symlinks=True,
+                            ignore=ignore_bytecode)
         return dest
     if _is_archive(fetched.path):
         return extract_archive(fetched.path, dest)

@@ -45,6 +45,9 @@ class FetchedSource:
     locked_version: str  # checksum, commit or directory digest
     origin: str  # "cache", or the mirror that served it
     lock: tuple[str, str] | None = None  # ("remote@ref", commit) for git sources
+    #: A path source's list of directories under `path` (the definitions root), each copied
+    #: to the same relative path; empty when `path` itself is the source root.
+    entries: tuple[str, ...] = ()
 
 
 class SourceUnavailable(FetchError):

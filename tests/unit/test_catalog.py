@@ -11,7 +11,7 @@ import yaml
 
 from builder.graph import resolve
 from builder.loader import load_catalog
-from builder.model import GitSource
+from builder.model import GitSource, PathSource
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = yaml.safe_load((REPO / "tests/data/omnibus-gitlab-components.yml").read_text())
@@ -28,7 +28,6 @@ NOT_OURS = {
     "compat_resource": "a Chef cookbook",
     "omnibus-ctl": "gitlab-ctl is Python (gitlab_ctl/)",
     "gitlab-ctl-ee": "omnibus-ctl plugins; EE commands are part of gitlab_ctl/",
-    "gitlab-ctl": "the Python gitlab-ctl is added with the reconfigure runtime (gitlab_ctl/)",
     "rb-readline": "only chef-gem depends on it",
     "libarchive": "only omnibus-gitlab-gems depends on it",
     # written by the packager itself, not built
@@ -38,10 +37,18 @@ NOT_OURS = {
 
 #: In our builds, not in omnibus-gitlab's; why.
 ONLY_OURS = {
-    "python-flit-core": "python-docutils' build backend, built from source: omnibus-gitlab's "
-                        "pip downloads it during the build, ours build offline",
+    # gitlab-ctl (ours too, but in place of omnibus-gitlab's: gitlab_ctl/ and templates/config/
+    # on the embedded Python) renders configs with Jinja2 and reads YAML with PyYAML, where
+    # omnibus-gitlab's gitlab-ctl runs Chef on the embedded Ruby
+    "python-jinja2": "gitlab-ctl's template engine (omnibus-gitlab's reconfigure is Chef/ERB)",
+    "python-markupsafe": "Jinja2 depends on it",
+    "python-pyyaml": "gitlab-ctl reads YAML (defaults, configs) with it",
+    "python-flit-core": "the build backend of python-docutils and python-jinja2, built from "
+                        "source: omnibus-gitlab's pip downloads it during the build, ours build "
+                        "offline",
     "python-setuptools": "git-filter-repo builds from its sdist with setuptools (omnibus-gitlab "
-                         "pip-installs a wheel); in EE, patroni needs it in both",
+                         "pip-installs a wheel), and so do gitlab-ctl's PyYAML and MarkupSafe; "
+                         "in EE, patroni needs it in both",
 }
 
 
@@ -116,7 +123,9 @@ def test_gitlab_local_builds_only_from_reachable_kinds_of_source(catalog):
     for software in graph.software.values():
         source = software.source
         assert not isinstance(source, GitSource), f"{software.name}: git is not reachable here"
-        if source is not None:
+        if isinstance(source, PathSource):  # directories of this repository
+            assert all((REPO / entry).is_dir() for entry in source.entries), software.name
+        elif source is not None:
             assert source.debian or source.pypi, (
                 f"{software.name}: neither Debian's archive nor the package index carries it")
         assert not software.network, f"{software.name} needs the network to build"
