@@ -13,8 +13,12 @@ from gitlab_ctl.config import ConfigError
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yml")
 #: Services that run when no role says otherwise (omnibus-gitlab's default role), of those
-#: this runtime knows so far; an explicit `x['enable']` always wins.
-DEFAULT_SERVICES = ("postgresql", "redis", "nginx", "logrotate")
+#: this runtime knows so far; an explicit `x['enable']` always wins. gitlab_shell has no
+#: switch in omnibus-gitlab (its files come with Rails); here it is one like the others.
+DEFAULT_SERVICES = ("postgresql", "redis", "gitlab_rails", "gitlab_shell", "gitaly", "puma",
+                    "sidekiq", "gitlab_workhorse", "nginx", "logrotate")
+#: omnibus-gitlab's "rails" group: off with gitlab_rails['enable'] = false.
+RAILS_GROUP = ("puma", "sidekiq", "gitlab_workhorse")
 URL_HINT = "e.g. external_url 'http://gitlab.example.com'"
 
 
@@ -40,6 +44,9 @@ def parse_external_url(url: Any) -> dict[str, Any]:
     if not isinstance(url, str) or not url:
         raise ConfigError("external_url", "is not set", hint=URL_HINT)
     parts = urlsplit(url)
+    if parts.scheme and parts.hostname and parts.scheme not in ("http", "https"):
+        raise ConfigError("external_url", f"Unsupported external URL scheme: {parts.scheme}",
+                          hint=URL_HINT)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError("external_url", f"'{url}': GitLab external URL must include a schema "
                           "and FQDN", hint=URL_HINT)
@@ -66,11 +73,35 @@ def resolve_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
         _fill(attributes["gitlab_rails"], url)
         _fill(attributes["nginx"], {"listen_port": url["gitlab_port"],
                                     "listen_https": url["gitlab_https"]})
+        _fill(attributes["gitlab_rails"], {"gitlab_email_from": f"gitlab@{url['gitlab_host']}"})
+    _registry_from_url(attributes)
     roles_given = bool(attributes.get("roles")) or any(
         isinstance(v, Mapping) and v.get("enable") for k, v in attributes.items()
         if k.endswith("_role"))
     for service in DEFAULT_SERVICES:
         section = attributes.setdefault(service, {})
         if section.get("enable") is None:
-            section["enable"] = not roles_given
+            section["enable"] = not roles_given and (
+                service not in RAILS_GROUP or bool(attributes["gitlab_rails"]["enable"]))
     return attributes
+
+
+def _registry_from_url(attributes: dict[str, Any]) -> None:
+    """registry_external_url turns the registry on and tells Rails where it is."""
+    registry = attributes.setdefault("registry", {})
+    url = attributes.get("registry_external_url")
+    if url is None:
+        _fill(registry, {"enable": False})
+        return
+    try:
+        parsed = parse_external_url(url)
+    except ConfigError as error:
+        raise ConfigError("registry_external_url", error.message,
+                          hint="e.g. registry_external_url 'https://registry.example.com'"
+                          ) from error
+    _fill(registry, {"enable": True})
+    port = parsed["gitlab_port"]
+    _fill(attributes.setdefault("gitlab_rails", {}), {
+        "registry_host": parsed["gitlab_host"],
+        "registry_port": None if port in (80, 443) else port,
+        "registry_api_url": f"http://{registry.get('registry_http_addr', '127.0.0.1:5000')}"})

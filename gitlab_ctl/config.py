@@ -6,7 +6,12 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from gitlab_ctl.gitlabrb import KNOWN_SETTINGS, GitlabRbError, parse_gitlab_rb, unknown_setting
+from gitlab_ctl.gitlabrb import (
+    KNOWN_SETTINGS,
+    GitlabRbError,
+    parse_gitlab_rb_lines,
+    unknown_setting,
+)
 
 DEFAULT_CONFIG = Path("/etc/gitlab/gitlab.rb")
 
@@ -46,14 +51,20 @@ def _yaml_settings(path: Path, text: str) -> dict[str, Any]:
 
 def load_settings(path: Path, facts: dict[str, str] | None = None) -> dict[str, Any]:
     """The settings a config file makes; YAML for .yml/.yaml, gitlab.rb syntax otherwise."""
+    return read_config(path, facts)[0]
+
+
+def read_config(path: Path, facts: dict[str, str] | None = None
+                ) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    """The settings and, for gitlab.rb, the line each one was set on (empty for YAML)."""
     try:
         text = path.read_text()
     except OSError as error:
         raise ConfigError(str(path), f"cannot be read ({error.strerror})",
                           hint="pass another file with --config PATH") from error
     if path.suffix in (".yml", ".yaml"):
-        return _yaml_settings(path, text)
+        return _yaml_settings(path, text), {}
     try:
-        return parse_gitlab_rb(text, host_facts() if facts is None else facts)
+        return parse_gitlab_rb_lines(text, host_facts() if facts is None else facts)
     except GitlabRbError as error:
         raise ConfigError(f"{path}:{error.line}", error.message, error.hint) from error

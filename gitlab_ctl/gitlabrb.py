@@ -36,7 +36,7 @@ _TOKEN = re.compile(r"""
   | (?P<heredoc><<[-~]?(?P<hq>['"]?)(?P<htag>[A-Z_]+)(?P=hq))
   | (?P<words>%w(?P<wopen>[(\[{])(?P<wbody>[^)\]}]*)[)\]}])
   | (?P<float>\d[\d_]*\.\d[\d_]*)
-  | (?P<int>\d[\d_]*)
+  | (?P<int>0[xX][0-9a-fA-F_]+|0[bBoOdD][0-9_]+|\d[\d_]*)
   | (?P<sq>'(?:[^'\\]|\\.)*')
   | (?P<dq>"(?:[^"\\]|\\.)*")
   | (?P<label>[A-Za-z_][A-Za-z0-9_]*:(?!:))
@@ -134,6 +134,7 @@ class _Parser:
                  facts: Mapping[str, Any]) -> None:
         self.tokens, self.index = tokens, 0
         self.settings, self.facts = settings, facts
+        self.lines: dict[tuple[str, ...], int] = {}  # (name, *keys) -> line it was set on
 
     # -- tokens ------------------------------------------------------------------------
     def peek(self) -> Token:
@@ -186,11 +187,13 @@ class _Parser:
             self.expect("=")
             self.skip_newlines()
             _assign(self.settings, name, keys, self.expression(), token.line)
+            self.lines[(name, *map(str, keys))] = token.line
         elif name in CALL_SETTINGS:  # `roles ['a']` is a call with an array, never a key
             parenthesised = self.peek().text == "("
             if parenthesised:
                 self.take()
             self.settings[name] = self.expression()
+            self.lines[(name,)] = token.line
             if parenthesised:
                 self.expect(")")
         else:
@@ -330,7 +333,7 @@ _NOT_LITERAL = object()
 
 def _literal(token: Token) -> Any:
     if token.kind == "int":
-        return int(token.text.replace("_", ""))
+        return _integer(token)
     if token.kind == "float":
         return float(token.text.replace("_", ""))
     if token.kind == "sq":
@@ -342,6 +345,21 @@ def _literal(token: Token) -> Any:
     if token.kind == "name" and token.text in ("true", "false", "nil"):
         return {"true": True, "false": False, "nil": None}[token.text]
     return _NOT_LITERAL
+
+
+def _integer(token: Token) -> int:
+    """Ruby's integer literals: 0x, 0b, 0o/0d prefixes, and a leading 0 meaning octal
+    (`0644`, as file modes are written)."""
+    text = token.text.replace("_", "").lower()
+    bases = {"0x": 16, "0b": 2, "0o": 8, "0d": 10}
+    base = bases.get(text[:2], 8 if len(text) > 1 and text[0] == "0" else 10)
+    digits = text[2:] if text[:2] in bases else text
+    try:
+        return int(digits, base)
+    except ValueError:
+        raise GitlabRbError(token.line, f"'{token.text}' is not a valid number",
+                            hint="a leading 0 makes an octal number (digits 0-7), as in "
+                            "Ruby") from None
 
 
 def _ruby_text(value: Any) -> str:
@@ -399,9 +417,16 @@ def unknown_setting(line: int, name: str) -> GitlabRbError:
 
 def parse_gitlab_rb(text: str, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The settings gitlab.rb makes, as plain data. `facts` answers `node['...']`."""
+    return parse_gitlab_rb_lines(text, facts)[0]
+
+
+def parse_gitlab_rb_lines(text: str, facts: Mapping[str, Any] | None = None
+                          ) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    """The settings, and the line each (name, *keys) was last set on, for error messages."""
     settings: dict[str, Any] = {}
-    _Parser(tokenize(text), settings, dict(facts or {})).parse()
-    return settings
+    parser = _Parser(tokenize(text), settings, dict(facts or {}))
+    parser.parse()
+    return settings, parser.lines
 
 
 def setting_names() -> Iterable[str]:

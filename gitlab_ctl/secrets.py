@@ -13,12 +13,19 @@ import json
 import os
 import secrets
 import string
+import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 DEFAULT_PATH = Path("/etc/gitlab/gitlab-secrets.json")
+
+
+class SecretsError(Exception):
+    def __init__(self, path: Path, message: str, hint: str = "") -> None:
+        super().__init__(f"{path}: {message}")
+        self.path, self.message, self.hint = path, message, hint
 
 
 def _hex64() -> str:
@@ -34,17 +41,31 @@ def _alnum32() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(32))
 
 
+def _rsa4096() -> str:
+    """A PKCS#1 PEM RSA key, as Ruby's OpenSSL::PKey::RSA.new(4096).to_pem writes it; made by
+    the openssl program (the package's own, first on gitlab-ctl's PATH)."""
+    for argv in (["openssl", "genrsa", "-traditional", "4096"], ["openssl", "genrsa", "4096"]):
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        except FileNotFoundError as error:
+            raise SecretsError(DEFAULT_PATH, "cannot generate an RSA key: openssl is not "
+                               "installed", hint="install openssl, or set the key in "
+                               "gitlab.rb") from error
+        if result.returncode == 0:
+            return result.stdout
+    raise SecretsError(DEFAULT_PATH, f"openssl genrsa failed: {result.stderr.strip()}")
+
+
 GENERATORS: dict[str, Callable[[], str]] = {"hex64": _hex64, "base64_32": _base64_32,
-                                            "alnum32": _alnum32}
-#: What omnibus-gitlab keeps in gitlab-secrets.json, and how each is made. Certificates and
-#: keys (openid_connect_signing_key, registry and postgresql internal ones) come with the
-#: services that use them.
+                                            "alnum32": _alnum32, "rsa4096": _rsa4096}
+#: What omnibus-gitlab keeps in gitlab-secrets.json, and how each is made. The registry's
+#: internal certificate and key are made by the registry service when it is enabled.
 SECRETS: Mapping[str, Mapping[str, str]] = {
     "gitlab_workhorse": {"secret_token": "base64_32"},
     "gitlab_shell": {"secret_token": "hex64"},
     "gitlab_rails": {
         "secret_key_base": "hex64", "db_key_base": "hex64", "otp_key_base": "hex64",
-        "encrypted_settings_key_base": "hex64",
+        "encrypted_settings_key_base": "hex64", "openid_connect_signing_key": "rsa4096",
         "active_record_encryption_primary_key": "alnum32",
         "active_record_encryption_deterministic_key": "alnum32",
         "active_record_encryption_key_derivation_salt": "alnum32",
@@ -57,12 +78,6 @@ SECRETS: Mapping[str, Mapping[str, str]] = {
     "mailroom": {"incoming_email_auth_token": "base64_32",
                  "service_desk_email_auth_token": "base64_32"},
 }
-
-
-class SecretsError(Exception):
-    def __init__(self, path: Path, message: str, hint: str = "") -> None:
-        super().__init__(f"{path}: {message}")
-        self.path, self.message, self.hint = path, message, hint
 
 
 def load_secrets(path: Path) -> dict[str, Any]:
@@ -95,9 +110,14 @@ def resolve_secrets(settings: Mapping[str, Any], stored: Mapping[str, Any]) -> d
     return result
 
 
+def secrets_text(secrets_data: Mapping[str, Any]) -> str:
+    """The file's content: pretty, sorted JSON, so an unchanged set gives the same bytes."""
+    return json.dumps(secrets_data, indent=2, sort_keys=True) + "\n"
+
+
 def write_secrets(path: Path, secrets_data: Mapping[str, Any]) -> bool:
     """Write the file (0600) if its content changes; True when it was written."""
-    text = json.dumps(secrets_data, indent=2, sort_keys=True) + "\n"
+    text = secrets_text(secrets_data)
     try:
         if path.read_text() == text:
             return False

@@ -27,6 +27,11 @@ def test_a_bad_external_url_is_refused_with_omnibus_words(url):
     assert "external_url" in caught.value.where and "e.g. external_url" in caught.value.hint
 
 
+def test_an_unsupported_scheme_is_named():
+    with pytest.raises(ConfigError, match="Unsupported external URL scheme: ftp"):
+        parse_external_url("ftp://gitlab.example.test")
+
+
 def test_gitlab_rb_wins_and_derived_values_fill_only_gaps():
     attributes = resolve_attributes({
         "external_url": "https://gitlab.example.test",

@@ -97,3 +97,14 @@ def test_a_misspelt_setting_gets_a_suggestion():
     with pytest.raises(GitlabRbError) as caught:
         parse_gitlab_rb("gitlab_rail['time_zone'] = 'UTC'\n")
     assert caught.value.hint == "did you mean 'gitlab_rails'?"
+
+
+def test_integers_follow_ruby_with_a_leading_zero_meaning_octal():
+    settings = parse_gitlab_rb("gitlab_rails['backup_archive_permissions'] = 0644\n"
+                               "gitlab_rails['a'] = 0x1f\ngitlab_rails['b'] = 0\n"
+                               "gitlab_rails['c'] = 0b101\ngitlab_rails['d'] = 0o17\n")
+    assert settings["gitlab_rails"] == {"backup_archive_permissions": 0o644, "a": 31, "b": 0,
+                                        "c": 5, "d": 15}
+    with pytest.raises(GitlabRbError) as error:
+        parse_gitlab_rb("\ngitlab_rails['a'] = 089\n")
+    assert error.value.line == 2 and "not a valid number" in error.value.message

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
+from gitlab_ctl import secrets
 from gitlab_ctl.secrets import SecretsError, load_secrets, resolve_secrets, write_secrets
+
+
+@pytest.fixture(autouse=True)
+def quick_rsa_keys(request, monkeypatch):
+    """A 4096-bit key takes a second or more; only the test about it makes real ones."""
+    if "real_keys" not in request.keywords:
+        monkeypatch.setitem(secrets.GENERATORS, "rsa4096", lambda: "-----BEGIN RSA PRIVATE KEY"
+                            "-----\nfake\n-----END RSA PRIVATE KEY-----\n")
+
+
+@pytest.mark.real_keys
+def test_the_openid_signing_key_is_a_4096_bit_rsa_key(tmp_path):
+    path = tmp_path / "gitlab-secrets.json"
+    write_secrets(path, resolve_secrets({}, {}))
+    key = load_secrets(path)["gitlab_rails"]["openid_connect_signing_key"]
+    assert key.startswith("-----BEGIN RSA PRIVATE KEY-----\n")
+    shown = subprocess.run(["openssl", "rsa", "-noout", "-text"], input=key, text=True,
+                           capture_output=True, check=True).stdout
+    assert "Private-Key: (4096 bit" in shown
 
 
 def converge(path, settings):

@@ -10,7 +10,8 @@ from pathlib import Path
 from tests.conftest import REPO
 
 SOURCES = sorted([
-    *(REPO / "builder").rglob("*.py"), REPO / "tasks.py", *(REPO / "bench").glob("*.py"),
+    *(REPO / "builder").rglob("*.py"), *(REPO / "gitlab_ctl").rglob("*.py"), REPO / "tasks.py",
+    *(REPO / "bench").glob("*.py"),
 ])
 
 

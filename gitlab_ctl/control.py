@@ -1,0 +1,87 @@
+"""Service commands: status, start/stop/restart/..., tail and service-list, for one service
+or for every enabled one, as omnibus-ctl runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+
+from gitlab_ctl import runit
+from gitlab_ctl.paths import Layout
+
+#: gitlab-ctl command -> sv command (omnibus-ctl's names, usr1/usr2 as sv's 1/2).
+SV_COMMANDS = {"start": "start", "stop": "stop", "restart": "restart", "once": "once",
+               "hup": "hup", "term": "term", "int": "interrupt", "kill": "kill",
+               "usr1": "1", "usr2": "2"}
+#: Files under /var/log/gitlab that `tail` leaves out: rotated, compressed or not logs.
+TAIL_SKIP = ("config", "lock", "@", ".bz2", ".gz", ".gzip", ".tbz2", ".tgz", ".txz", ".xz",
+             ".zip")
+
+
+class UnknownService(Exception):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"{name} is not a service of this installation")
+        self.name, self.known = name, known
+
+
+def targets(layout: Layout, service: str | None) -> list[str]:
+    if service is None:
+        return runit.enabled_services(layout)
+    known = runit.all_services(layout)
+    if service not in known:
+        raise UnknownService(service, known)
+    return [service]
+
+
+def status(layout: Layout, service: str | None, out: Callable[[str], None]) -> int:
+    """omnibus-gitlab's status lines; the exit code counts services that do not run."""
+    failures = 0
+    for name in targets(layout, service):
+        line, running = runit.status_line(layout, name)
+        out(line)
+        failures += 0 if running else 1
+    return failures
+
+
+def control(layout: Layout, command: str, service: str | None, out: Callable[[str], None],
+            svwait: int = 30) -> int:
+    """An sv command on one service or every enabled one; the exit code is the sum."""
+    total = 0
+    for name in targets(layout, service):
+        result = runit.sv(layout, SV_COMMANDS[command], name, wait=svwait)
+        text = (result.stdout + result.stderr).strip()
+        if text:
+            out(text)
+        total += result.returncode
+    return total
+
+
+def service_list(layout: Layout, out: Callable[[str], None]) -> int:
+    enabled = set(runit.enabled_services(layout))
+    for name in runit.all_services(layout):
+        out(f"{name}*" if name in enabled else name)
+    return 0
+
+
+def log_files(layout: Layout, service: str | None) -> list[str]:
+    top = layout.log_dir / service if service else layout.log_dir
+    found = []
+    for directory, _subdirs, files in os.walk(top, followlinks=True):
+        for name in files:
+            if not any(name == skip or name.endswith(skip) or name.startswith(skip)
+                       for skip in TAIL_SKIP):
+                found.append(os.path.join(directory, name))
+    return sorted(found)
+
+
+def tail(layout: Layout, service: str | None) -> int:
+    files = log_files(layout, service)
+    if not files:
+        print(f"no log files under {layout.log_dir / (service or '')}", file=sys.stderr)
+        return 1
+    try:
+        return subprocess.call(["tail", "--follow=name", "--retry", *files])
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,285 @@
+"""runit supervision: service directories, enabling, the supervisor itself, and status.
+
+Status is read straight from each service's `supervise/status` record (the 20-byte format
+runsv writes, in runit and in BusyBox alike), so `gitlab-ctl status` and reconfigure's
+"is it running?" checks cost no process; control commands go through `sv`.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitlab_ctl.paths import Layout
+from gitlab_ctl.resources import Directory, File, Link, ResourceError, Run, Step
+
+TAI_OFFSET = 4611686018427387914  # 2**62 + 10: TAI64 label of the Unix epoch
+SYSTEMD_UNIT = Path("/usr/lib/systemd/system/gitlab-runsvdir.service")
+ENABLE_TIMEOUT = 20.0  # runsvdir looks for new services every 5 s
+
+
+@dataclass(frozen=True)
+class Status:
+    """One supervised process: state is 'run', 'down' or 'finish'."""
+
+    state: str
+    pid: int
+    seconds: int
+    normally_up: bool
+    want: str  # 'u', 'd' or ''
+    paused: bool
+    got_term: bool
+
+    def describe(self, name: str) -> str:
+        """sv's wording: `run: redis: (pid 123) 45s` plus its suffixes."""
+        text = f"{self.state}: {name}: "
+        text += f"(pid {self.pid}) {self.seconds}s" if self.pid else f"{self.seconds}s"
+        if self.pid and not self.normally_up:
+            text += ", normally down"
+        if not self.pid and self.normally_up:
+            text += ", normally up"
+        if self.paused:
+            text += ", paused"
+        if self.want == "d" and self.pid:
+            text += ", want down"
+        if self.want == "u" and not self.pid:
+            text += ", want up"
+        if self.got_term:
+            text += ", got TERM"
+        return text
+
+
+def read_status(directory: Path, now: float | None = None) -> Status | None:
+    """The state of the process supervised in `directory`, or None if runsv is not there."""
+    try:
+        record = (directory / "supervise" / "status").read_bytes()
+    except OSError:
+        return None
+    if len(record) < 20 or not (directory / "supervise" / "ok").exists():
+        return None
+    seconds_tai, = struct.unpack(">Q", record[0:8])
+    pid, = struct.unpack("<I", record[12:16])
+    since = max(0, int((time.time() if now is None else now) - (seconds_tai - TAI_OFFSET)))
+    state = {0: "down", 1: "run", 2: "finish"}.get(record[19], "down")
+    return Status(state=state, pid=pid, seconds=since,
+                  normally_up=not (directory / "down").exists(),
+                  want=chr(record[17]) if record[17] in b"ud" else "",
+                  paused=bool(record[16]), got_term=bool(record[18]))
+
+
+def status_line(layout: Layout, name: str) -> tuple[str, bool]:
+    """omnibus-gitlab's status line for one service and whether the service itself runs."""
+    directory = layout.service_dir / name
+    main = read_status(directory)
+    if main is None:
+        return f"fail: {name}: runsv not running", False
+    line = main.describe(name)
+    log = read_status(directory / "log")
+    if log is not None:
+        line += "; " + log.describe("log")
+    return line, main.state == "run"
+
+
+def is_running(layout: Layout, name: str) -> bool:
+    status = read_status(layout.service_dir / name)
+    return status is not None and status.state == "run"
+
+
+def enabled_services(layout: Layout) -> list[str]:
+    """Services linked into the service dir, sorted (omnibus-gitlab's order)."""
+    try:
+        return sorted(entry.name for entry in layout.service_dir.iterdir()
+                      if entry.is_symlink())
+    except FileNotFoundError:
+        return []
+
+
+def all_services(layout: Layout) -> list[str]:
+    try:
+        return sorted(entry.name for entry in layout.sv_dir.iterdir() if entry.is_dir())
+    except FileNotFoundError:
+        return []
+
+
+def sv(layout: Layout, command: str, name: str, wait: int | None = None
+       ) -> subprocess.CompletedProcess:
+    """`sv COMMAND NAME` with the service dir as SVDIR, so sv prints the bare name."""
+    argv = [str(layout.embedded / "bin" / "sv")]
+    if wait is not None:
+        argv += ["-w", str(wait)]
+    env = {**os.environ, "SVDIR": str(layout.service_dir)}
+    return subprocess.run([*argv, command, name], capture_output=True, text=True, env=env)
+
+
+def log_config(logging: dict) -> str:
+    """svlogd's config: size, number of files, rotation time and the gzip processor."""
+    lines = [f"s{logging['svlogd_size']}", f"n{logging['svlogd_num']}",
+             f"t{logging['svlogd_timeout']}"]
+    if logging.get("svlogd_filter"):
+        lines.append(f"!{logging['svlogd_filter']}")
+    if logging.get("svlogd_udp"):
+        lines.append(f"u{logging['svlogd_udp']}")
+    if logging.get("svlogd_prefix"):
+        lines.append(f"p{logging['svlogd_prefix']}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What a runit service needs: its run script, where its log goes, how a changed
+    configuration reaches it ('restart' or 'hup')."""
+
+    name: str
+    run_script: str
+    log_dir: Path
+    log_owner: str = "root"
+    log_group: str | None = None
+    reload_action: str = "restart"
+
+
+def service_resources(layout: Layout, service: ServiceDefinition, logging: dict
+                      ) -> list:
+    """The sv directory with run, log/run and log/config, and the log dir."""
+    sv_dir = layout.sv_dir / service.name
+    log_group = service.log_group or "root"
+    log_run = (f"#!/bin/sh\nexec {layout.embedded}/bin/chpst -P -U root:{log_group} "
+               f"-u root:{log_group} {layout.embedded}/bin/svlogd -tt {service.log_dir}\n")
+    return [
+        Directory(sv_dir), Directory(sv_dir / "log"), Directory(sv_dir / "log" / "main"),
+        Directory(service.log_dir, owner=service.log_owner, group=service.log_group,
+                  mode=0o750 if service.log_group else 0o700),
+        File(sv_dir / "run", service.run_script, mode=0o755,
+             notifies=(("restart", service.name),)),
+        File(sv_dir / "log" / "run", log_run, mode=0o755,
+             notifies=(("restart-log", service.name),)),
+        File(sv_dir / "log" / "config", log_config(logging),
+             notifies=(("hup-log", service.name),)),
+        Link(service.log_dir / "config", sv_dir / "log" / "config"),
+    ]
+
+
+def _supervised(layout: Layout, name: str) -> bool:
+    directory = layout.service_dir / name
+    return all((path / "supervise" / "ok").exists() for path in (directory, directory / "log"))
+
+
+def wait_supervised_step(layout: Layout, names: list[str], timeout: float = ENABLE_TIMEOUT
+                         ) -> Step:
+    """After linking, wait until runsv supervises each service and its log (runsvdir looks
+    for new links every few seconds, so all services are linked first, then waited for)."""
+    def check(run: Run) -> list[str] | None:
+        waiting = [name for name in names if not _supervised(layout, name)]
+        return [f"wait for runsv to supervise {', '.join(waiting)}"] if waiting else None
+
+    def apply(run: Run) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            waiting = [name for name in names if not _supervised(layout, name)]
+            if not waiting:
+                return
+            time.sleep(0.1)
+        raise ResourceError("runit_service", f"runsv did not pick up {', '.join(waiting)} in "
+                            f"{timeout:.0f} s", hint="is runsvdir running? see "
+                            f"`ps -ef | grep runsvdir` and {layout.log_dir}/reconfigure/")
+
+    return Step("runsv[supervise]", check, apply)
+
+
+def enable_step(layout: Layout, name: str) -> Step:
+    link = layout.service_dir / name
+    target = layout.sv_dir / name
+
+    def check(run: Run) -> list[str] | None:
+        if link.is_symlink() and os.readlink(link) == str(target) and \
+                read_status(link) is not None:
+            return None
+        return [f"enable service {name} (link {link} -> {target})"]
+
+    def apply(run: Run) -> None:
+        if not (link.is_symlink() and os.readlink(link) == str(target)):
+            Link(link, target).apply()
+            run.started.add(name)
+
+    return Step(f"runit_service[{name}]", check, apply)
+
+
+def disable_step(layout: Layout, name: str) -> Step:
+    link = layout.service_dir / name
+
+    def check(run: Run) -> list[str] | None:
+        return [f"disable service {name}"] if link.is_symlink() else None
+
+    def apply(run: Run) -> None:
+        sv(layout, "down", name)
+        link.unlink()
+        for supervise in (layout.sv_dir / name / "supervise", layout.sv_dir / name / "log" /
+                          "supervise"):
+            (supervise / "ok").unlink(missing_ok=True)
+
+    return Step(f"runit_service[{name}] disable", check, apply)
+
+
+def _runsvdir_pids(layout: Layout) -> Iterator[int]:
+    wanted = str(layout.service_dir).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"runsvdir") and wanted in argv:
+            yield int(entry.name)
+
+
+def supervisor_running(layout: Layout) -> bool:
+    return next(_runsvdir_pids(layout), None) is not None
+
+
+def uses_systemd() -> bool:
+    return Path("/run/systemd/system").is_dir()
+
+
+def systemd_unit(layout: Layout) -> str:
+    return (
+        "[Unit]\nDescription=GitLab Runit supervision process\nAfter=multi-user.target\n\n"
+        "[Service]\n"
+        f"ExecStart={layout.embedded}/bin/runsvdir-start\nRestart=always\nTasksMax=4915\n"
+        "Slice=gitlab.slice\nDelegate=memory cpu\n\n"
+        "[Install]\nWantedBy=multi-user.target\n")
+
+
+def supervisor_resources(layout: Layout) -> list:
+    """runsvdir under systemd's gitlab-runsvdir.service, or started directly where there is
+    no systemd (containers); either way it supervises everything in the service dir."""
+    resources: list = [Directory(layout.sv_dir), Directory(layout.service_dir)]
+    if uses_systemd():
+        resources.append(File(SYSTEMD_UNIT, systemd_unit(layout)))
+
+    def check(run: Run) -> list[str] | None:
+        return None if supervisor_running(layout) else ["start runsvdir"]
+
+    def apply(run: Run) -> None:
+        if uses_systemd():
+            for argv in (["systemctl", "daemon-reload"],
+                         ["systemctl", "enable", "gitlab-runsvdir.service"],
+                         ["systemctl", "start", "gitlab-runsvdir.service"]):
+                subprocess.run(argv, check=False, capture_output=True)
+        else:
+            subprocess.Popen([str(layout.embedded / "bin" / "runsvdir-start")],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 10
+        while not supervisor_running(layout):
+            if time.monotonic() > deadline:
+                raise ResourceError("runsvdir", "did not start",
+                                    hint="run embedded/bin/runsvdir-start by hand to see why")
+            time.sleep(0.1)
+
+    resources.append(Step("runsvdir[gitlab-runsvdir]", check, apply))
+    return resources

@@ -1,0 +1,28 @@
+"""The services reconfigure manages, in the order it converges them (omnibus-gitlab's
+recipe order: the database and Redis before what connects to them, Rails' and Shell's files
+before the processes that read them, nginx after what it proxies to). One `Service` per
+module; the plain dict below is the whole registry."""
+
+from __future__ import annotations
+
+from gitlab_ctl.services import (
+    gitaly,
+    gitlab_rails,
+    gitlab_shell,
+    gitlab_workhorse,
+    logrotate,
+    nginx,
+    postgresql,
+    puma,
+    redis,
+    registry,
+    sidekiq,
+)
+from gitlab_ctl.services.base import Service
+
+SERVICES: dict[str, Service] = {
+    service.name: service for service in (
+        postgresql.SERVICE, redis.SERVICE, gitlab_rails.SERVICE, gitlab_shell.SERVICE,
+        gitaly.SERVICE, puma.SERVICE, sidekiq.SERVICE, gitlab_workhorse.SERVICE,
+        registry.SERVICE, nginx.SERVICE, logrotate.SERVICE)
+}

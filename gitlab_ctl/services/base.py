@@ -1,0 +1,80 @@
+"""What every service's resources are made from: the resolved attributes, the secrets, the
+installation's layout and facts about the host, and the config templates."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from gitlab_ctl.paths import TEMPLATES_DIR, Layout
+from gitlab_ctl.resources import File, Notify
+
+
+def host_memory_kb() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Facts:
+    cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    memory_kb: int = field(default_factory=host_memory_kb)
+
+
+@dataclass(frozen=True)
+class Context:
+    layout: Layout
+    attributes: Mapping[str, Any]
+    secrets: Mapping[str, Any]
+    facts: Facts = field(default_factory=Facts)
+    templates_dir: Path = TEMPLATES_DIR
+
+    @cached_property
+    def _environment(self):
+        import jinja2
+
+        return jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(self.templates_dir)),
+            undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
+            lstrip_blocks=True, autoescape=False)
+
+    def render(self, template: str, **values: Any) -> str:
+        """templates/config/TEMPLATE with the attributes, layout and facts, plus `values`."""
+        return self._environment.get_template(template).render(
+            attributes=self.attributes, layout=self.layout, facts=self.facts,
+            embedded=self.layout.embedded, secrets=self.secrets, **values)
+
+    def template(self, path: Path, template: str, *, owner: str | None = "root",
+                 group: str | None = None, mode: int = 0o644, sensitive: bool = False,
+                 notifies: tuple[Notify, ...] = (), **values: Any) -> File:
+        return File(path, self.render(template, **values), owner=owner, group=group, mode=mode,
+                    sensitive=sensitive, notifies=notifies, kind="template")
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        return self.attributes.get(name) or {}
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service reconfigure manages. `configure` gives the accounts, directories and
+    config files, written whenever the service is enabled; `supervise` gives its runit
+    service directory and `after_start` what needs it running (the database's role), both
+    only when the package has `binary`."""
+
+    name: str  # the runit service name
+    section: str  # the gitlab.rb / attributes key that enables it
+    binary: str  # relative to the install dir
+    configure: Callable[[Context], list]
+    supervise: Callable[[Context], list] = lambda context: []
+    after_start: Callable[[Context], list] = lambda context: []
+    #: warnings to give after the service was sent a changed configuration (HUP or restart)
+    after_reload: Callable[[Context], list[str]] = lambda context: []

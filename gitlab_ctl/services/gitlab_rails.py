@@ -1,0 +1,157 @@
+"""GitLab Rails' configuration: the state directories under /var/opt/gitlab/gitlab-rails,
+the YAML files Rails reads (in etc/, linked from the package's config/ as omnibus-gitlab
+does), the shared secrets Workhorse and Shell check requests with, and the env dir Puma and
+Sidekiq start with. Rails is not a runit service itself: Puma and Sidekiq run it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gitlab_ctl.resources import Directory, File, Group, Link
+from gitlab_ctl.services import common
+from gitlab_ctl.services.base import Context, Service
+
+#: The files Rails reads from its config/ directory, as links to etc/.
+CONFIG_FILES = ("gitlab.yml", "database.yml", "secrets.yml", "resque.yml", "cable.yml")
+#: The secret files and the dotfile names Rails and Workhorse look for them under.
+SECRET_FILES = {"gitlab_workhorse_secret": ("gitlab_workhorse", ".gitlab_workhorse_secret"),
+                "gitlab_shell_secret": ("gitlab_shell", ".gitlab_shell_secret")}
+#: Storage under shared_path that gitlab.yml names.
+SHARED_DIRS = ("artifacts", "lfs-objects", "packages", "terraform_state", "ci_secure_files",
+               "dependency_proxy", "encrypted_settings")
+
+
+def settings(context: Context) -> dict:
+    """The gitlab_rails section with the paths and names omnibus-gitlab derives."""
+    values = dict(context.section("gitlab_rails"))
+    shared = values["shared_path"]
+    host = values.get("gitlab_host") or "localhost"
+    derived = {
+        "artifacts_path": f"{shared}/artifacts", "lfs_storage_path": f"{shared}/lfs-objects",
+        "packages_storage_path": f"{shared}/packages",
+        "uploads_storage_path": str(common.rails_home(context) / "public"),
+        "gitlab_email_from": f"gitlab@{host}", "gitlab_email_display_name": "GitLab",
+        "gitlab_email_reply_to": f"noreply@{host}",
+        "registry_api_url": "http://" + context.section("registry").get(
+            "registry_http_addr", "127.0.0.1:5000"),
+    }
+    for key, value in derived.items():
+        if values.get(key) is None:
+            values[key] = value
+    return values
+
+
+def gitaly_token(context: Context) -> str:
+    """The token Rails presents to Gitaly: gitaly['configuration']['auth']['token']."""
+    for source in (context.section("gitaly"), context.secrets.get("gitaly") or {}):
+        token = ((source.get("configuration") or {}).get("auth") or {}).get("token")
+        if token:
+            return token
+    return ""
+
+
+def env(context: Context) -> dict:
+    """Puma's and Sidekiq's environment: defaults, gitlab_rails['env'] on top."""
+    user = context.section("user")
+    values = {"HOME": user["home"], "RAILS_ENV": "production",
+              "BUNDLE_GEMFILE": str(common.rails_home(context) / "Gemfile"),
+              **common.default_env(context)}
+    if common.relative_url(context):
+        values["RAILS_RELATIVE_URL_ROOT"] = common.relative_url(context)
+    return {**values, **(context.section("gitlab_rails").get("env") or {})}
+
+
+def directories(context: Context) -> list:
+    user, group = common.git_user(context)
+    rails = settings(context)
+    base = common.rails_dir(context)
+    www = context.section("web_server")["group"]
+    owned = {"owner": user, "group": group}
+    resources: list = [Group(www), Directory(base, owner=user, mode=0o755)]
+    resources += [Directory(base / name, owner=user, mode=0o700)
+                  for name in ("etc", "working", "tmp", "upgrade-status")]
+    resources += [Directory(Path(rails["shared_path"]), owner=user, group=group, mode=0o751),
+                  *(Directory(Path(rails["shared_path"]) / name, **owned, mode=0o700)
+                    for name in SHARED_DIRS),
+                  Directory(Path(rails["uploads_directory"]), **owned, mode=0o700),
+                  Directory(base / "sockets", owner=user, group=www, mode=0o750),
+                  Directory(Path(rails["log_directory"]), owner=user, mode=0o700),
+                  Directory(Path(rails["backup_path"]), owner=user, mode=0o700)]
+    builds = Path(context.section("gitlab_ci")["builds_directory"])
+    resources += [Directory(builds.parent, owner=user, mode=0o700),
+                  Directory(builds, owner=user, mode=0o700)]
+    return resources + common.repository_directories(context)
+
+
+def config_files(context: Context) -> list:
+    """gitlab.yml, database.yml, secrets.yml, resque.yml and cable.yml (root:git 0640)."""
+    rails = settings(context)
+    etc = common.rails_etc(context)
+    group = common.git_user(context)[1]
+    redis = common.redis_settings(context)
+    token = gitaly_token(context)
+    options = {"group": group, "mode": 0o640, "notifies": common.RAILS_NOTIFY}
+    values = {"rails": rails, "q": common.quote, "redis": redis}
+    gitlab_yml = {"shell": shell_values(context), "storages": common.gitaly_storages(context),
+                  "gitaly": context.section("gitaly"), "token": token,
+                  "registry": context.section("registry"), "sidekiq": context.section("sidekiq"),
+                  "rails_home": common.rails_home(context), "etc": etc,
+                  "gitlab_ci": context.section("gitlab_ci")}
+    return [
+        context.template(etc / "gitlab.yml", "gitlab-rails/gitlab.yml.j2", **options,
+                         sensitive=bool(token), **values, **gitlab_yml),
+        context.template(etc / "database.yml", "gitlab-rails/database.yml.j2", **options,
+                         sensitive=bool(rails.get("db_password")), **values),
+        # omnibus-gitlab writes secrets.yml root 0644; it holds the keys that encrypt the
+        # database's secrets, so here only root and the git group may read it.
+        context.template(etc / "secrets.yml", "gitlab-rails/secrets.yml.j2", **options,
+                         sensitive=True, **values, keys=context.secrets.get("gitlab_rails", {})),
+        context.template(etc / "resque.yml", "gitlab-rails/resque.yml.j2", **options,
+                         sensitive=bool(redis["password"]), **values),
+        context.template(etc / "cable.yml", "gitlab-rails/cable.yml.j2", **options,
+                         sensitive=bool(redis["password"]), **values),
+    ]
+
+
+def shell_values(context: Context) -> dict:
+    shell = context.section("gitlab_shell")
+    home = context.section("user")["home"]
+    return {"path": f"{common.shell_home(context)}/",
+            "auth_file": shell.get("auth_file") or f"{home}/.ssh/authorized_keys",
+            "secret_file": str(common.rails_etc(context) / "gitlab_shell_secret")}
+
+
+def secret_files(context: Context) -> list:
+    """The tokens Workhorse and GitLab Shell sign their requests to Rails with."""
+    group = common.git_user(context)[1]
+    etc = common.rails_etc(context)
+    return [File(etc / name, str(context.secrets[section]["secret_token"]), group=group,
+                 mode=0o640, sensitive=True, notifies=common.RAILS_NOTIFY)
+            for name, (section, _dotfile) in SECRET_FILES.items()]
+
+
+def package_links(context: Context) -> list:
+    """What Rails finds in its own tree: config files, secrets, log/, tmp/ and uploads, as
+    links to /var (only when the package has Rails: the links live in its tree)."""
+    home = common.rails_home(context)
+    if not (home / "config").is_dir():
+        return []
+    rails, etc = settings(context), common.rails_etc(context)
+    links = [Link(home / "config" / name, etc / name) for name in CONFIG_FILES]
+    links += [Link(home / dotfile, etc / name) for name, (_s, dotfile) in SECRET_FILES.items()]
+    links += [Link(home / "log", Path(rails["log_directory"])),
+              Link(home / "tmp", common.rails_dir(context) / "tmp")]
+    if rails["uploads_storage_path"] == str(home / "public"):
+        links.append(Link(home / "public" / "uploads", Path(rails["uploads_directory"])))
+    return links
+
+
+def configure(context: Context) -> list:
+    env_dir = context.layout.install_dir / "etc" / "gitlab-rails" / "env"
+    return [*directories(context), *config_files(context), *secret_files(context),
+            *common.env_dir_resources(env_dir, env(context), common.RAILS_NOTIFY),
+            *package_links(context)]
+
+
+SERVICE = Service("gitlab-rails", "gitlab_rails",
+                  "embedded/service/gitlab-rails/config/application.rb", configure)

@@ -1,0 +1,60 @@
+"""nginx: the main config, the GitLab vhost proxying to gitlab-workhorse's socket, and a
+status server on localhost; a changed config is reloaded (HUP), never a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gitlab_ctl.resources import Directory, Group, Link, User
+from gitlab_ctl.runit import ServiceDefinition, service_resources
+from gitlab_ctl.services.base import Context, Service
+
+
+def settings(context: Context) -> dict:
+    values = dict(context.section("nginx"))
+    if values.get("worker_processes") is None:
+        values["worker_processes"] = context.facts.cpus
+    return values
+
+
+def configure(context: Context) -> list:
+    nginx = settings(context)
+    www = context.section("web_server")
+    directory = Path(nginx["dir"])
+    conf = directory / "conf"
+    notify = (("hup", "nginx"),)
+    owner = {"owner": "root", "group": www["group"]}
+    # Rails' error pages, when the package has Rails
+    public = context.layout.embedded / "service" / "gitlab-rails" / "public"
+    public_dir = public if (public / "502.html").exists() else None
+    values = {"nginx": nginx, "rails": context.section("gitlab_rails"),
+              "workhorse": context.section("gitlab_workhorse"), "public_dir": public_dir}
+    return [
+        Group(www["group"]),
+        User(www["username"], www["group"], www["home"], www["shell"]),
+        Directory(directory, **owner, mode=0o750),
+        Directory(conf, **owner, mode=0o750),
+        Directory(conf / "service_conf", **owner, mode=0o750),
+        Directory(conf / "upstream_definitions", **owner, mode=0o750),
+        Directory(Path(nginx["log_directory"]), **owner, mode=0o750),
+        Link(directory / "logs", Path(nginx["log_directory"])),
+        context.template(conf / "nginx.conf", "nginx/nginx.conf.j2", notifies=notify, **values),
+        context.template(conf / "nginx-status.conf", "nginx/nginx-status.conf.j2",
+                         notifies=notify, **values),
+        context.template(conf / "upstream_definitions" / "gitlab-workhorse.conf",
+                         "nginx/gitlab-workhorse-upstream.conf.j2", notifies=notify, **values),
+        context.template(conf / "service_conf" / "gitlab-rails.conf",
+                         "nginx/gitlab-rails.conf.j2", notifies=notify, **values),
+    ]
+
+
+def supervise(context: Context) -> list:
+    nginx = settings(context)
+    www = context.section("web_server")
+    run_script = context.render("runit/nginx.run.j2", nginx=nginx)
+    definition = ServiceDefinition("nginx", run_script, Path(nginx["log_directory"]),
+                                   log_group=www["group"], reload_action="hup")
+    return service_resources(context.layout, definition, context.section("logging"))
+
+
+SERVICE = Service("nginx", "nginx", "embedded/sbin/nginx", configure, supervise)

@@ -1,0 +1,165 @@
+"""PostgreSQL: the gitlab-psql account, initdb, its config files, the runit service, and the
+gitlab role and database that Rails connects to over the Unix socket (peer auth, mapped)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from gitlab_ctl.resources import Command, Directory, Group, ResourceError, Run, Skip, Step, User
+from gitlab_ctl.runit import ServiceDefinition, is_running, service_resources
+from gitlab_ctl.services.base import Context, Service
+
+READY_TIMEOUT = 60.0
+
+
+def data_dir(context: Context) -> Path:
+    return Path(context.section("postgresql")["dir"]) / "data"
+
+
+def settings(context: Context) -> dict:
+    """The postgresql section with what omnibus-gitlab computes from the host."""
+    values = dict(context.section("postgresql"))
+    if values.get("shared_buffers") is None:
+        values["shared_buffers"] = f"{max(128, context.facts.memory_kb // 4 // 1024)}MB"
+    if values.get("effective_cache_size") is None:
+        values["effective_cache_size"] = f"{max(128, context.facts.memory_kb // 2 // 1024)}MB"
+    return values
+
+
+def _as_postgres(context: Context, program: str, *args: str) -> list[str]:
+    pg = context.section("postgresql")
+    user = f"{pg['username']}:{pg['group']}"
+    return [str(context.layout.embedded / "bin" / "chpst"), "-u", user, "-U", user,
+            str(context.layout.embedded / "bin" / program), *args]
+
+
+def query(context: Context, sql: str, database: str = "template1") -> str:
+    """One value from the server, as the database superuser over the socket."""
+    pg = context.section("postgresql")
+    argv = _as_postgres(context, "psql", "-h", pg["dir"], "-p", str(pg["port"]), "-d",
+                        database, "-tAXqc", sql)
+    result = subprocess.run(argv, capture_output=True, text=True, cwd="/")
+    if result.returncode != 0:
+        raise Skip(f"PostgreSQL does not answer ({result.stderr.strip() or 'no output'})")
+    return result.stdout.strip()
+
+
+def configure(context: Context) -> list:
+    pg = settings(context)
+    owner = {"owner": pg["username"], "group": pg["group"]}
+    notify = (("hup", "postgresql"),)
+    data = data_dir(context)
+    return [
+        Group(pg["group"]),
+        User(pg["username"], pg["group"], pg["home"] or pg["dir"], pg["shell"]),
+        Directory(Path(pg["dir"]), **owner, mode=0o2775),
+        Directory(data, **owner, mode=0o700),
+        Command("initdb", _as_postgres(context, "initdb", "-D", str(data), "-E", "UTF8",
+                                       "--locale=C", "--auth-local=peer", "--auth-host=md5"),
+                guard=(data / "PG_VERSION").exists),
+        context.template(data / "postgresql.conf", "postgresql/postgresql.conf.j2", **owner,
+                         notifies=notify, pg=pg),
+        context.template(data / "runtime.conf", "postgresql/runtime.conf.j2", **owner,
+                         notifies=notify, pg=pg),
+        context.template(data / "pg_hba.conf", "postgresql/pg_hba.conf.j2", **owner,
+                         notifies=notify, pg=pg),
+        context.template(data / "pg_ident.conf", "postgresql/pg_ident.conf.j2", **owner,
+                         notifies=notify, pg=pg),
+        context.template(context.layout.install_dir / "etc" / "gitlab-psql-rc",
+                         "postgresql/gitlab-psql-rc.j2", pg=pg),
+    ]
+
+
+def _wait_ready(context: Context) -> Step:
+    """After the service starts, wait until the server takes connections."""
+    socket = Path(context.section("postgresql")["dir"]) / \
+        f".s.PGSQL.{context.section('postgresql')['port']}"
+
+    def check(run: Run) -> list[str] | None:
+        if socket.exists():
+            return None
+        if "postgresql" in run.started or is_running(context.layout, "postgresql"):
+            return ["wait for PostgreSQL to accept connections"]
+        return None  # stopped on purpose: the database objects are skipped with a warning
+
+    def apply(run: Run) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if socket.exists():
+                try:
+                    query(context, "SELECT 1")
+                    return
+                except Skip:
+                    pass
+            time.sleep(0.2)
+        raise ResourceError("postgresql", f"did not accept connections in {READY_TIMEOUT:.0f} s",
+                            hint=f"see {context.section('postgresql')['log_directory']}/current")
+
+    return Step("wait[postgresql]", check, apply)
+
+
+def _object_command(context: Context, name: str, sql: str, exists: str,
+                    database: str = "template1") -> Command:
+    def guard() -> bool:
+        if not is_running(context.layout, "postgresql"):
+            raise Skip("PostgreSQL is not running; start it with `gitlab-ctl start postgresql`"
+                       " and run reconfigure again")
+        return query(context, exists, database) == "1"
+
+    pg = context.section("postgresql")
+    argv = _as_postgres(context, "psql", "-h", pg["dir"], "-p", str(pg["port"]), "-d",
+                        database, "-v", "ON_ERROR_STOP=1", "-tAXqc", sql)
+    return Command(name, argv, guard=guard, cwd=Path("/"))
+
+
+def database_objects(context: Context) -> list:
+    rails = context.section("gitlab_rails")
+    user, database = rails["db_username"], rails["db_database"]
+    objects = [
+        _object_command(context, f"create role {user}", f'CREATE USER "{user}"',
+                        f"SELECT 1 FROM pg_roles WHERE rolname = '{user}'"),
+        _object_command(context, f"create database {database}",
+                        f'CREATE DATABASE "{database}" OWNER "{user}"',
+                        f"SELECT 1 FROM pg_database WHERE datname = '{database}'"),
+    ]
+    for extension in ("pg_trgm", "btree_gist", "amcheck"):
+        objects.append(_object_command(
+            context, f"enable extension {extension}", f"CREATE EXTENSION IF NOT EXISTS {extension}",
+            f"SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = '{extension}')"
+            f" OR NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = '{extension}')"
+            " THEN 1 ELSE 0 END", database))
+    return objects
+
+
+def supervise(context: Context) -> list:
+    pg = context.section("postgresql")
+    run_script = context.render("runit/postgresql.run.j2", pg=pg, data=data_dir(context))
+    definition = ServiceDefinition("postgresql", run_script, Path(pg["log_directory"]),
+                                   log_owner=pg["username"], reload_action="hup")
+    return service_resources(context.layout, definition, context.section("logging"))
+
+
+def after_start(context: Context) -> list:
+    return [_wait_ready(context), *database_objects(context)]
+
+
+def pending_restart(context: Context) -> list[str]:
+    """A reload leaves some settings (shared_buffers, max_connections, ...) waiting for a
+    restart; restarting the database on its own would cut every connection, so say so."""
+    for _ in range(20):  # the server applies a reload asynchronously
+        try:
+            names = query(context, "SELECT string_agg(name, ', ' ORDER BY name) FROM pg_settings"
+                          " WHERE pending_restart")
+        except Skip:
+            return []
+        if names:
+            return [f"postgresql: {names} change only when PostgreSQL restarts; run "
+                    "`gitlab-ctl restart postgresql` when a short outage is acceptable"]
+        time.sleep(0.1)
+    return []
+
+
+SERVICE = Service("postgresql", "postgresql", "embedded/bin/postgres", configure, supervise,
+                  after_start, pending_restart)

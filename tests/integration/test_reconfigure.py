@@ -1,0 +1,359 @@
+"""gitlab-ctl reconfigure on a clean Debian 12 container, with real PostgreSQL, Redis, nginx
+and runit.
+
+Said plainly: the services' binaries here are Debian's packages, linked into the install
+prefix (/opt/gitlab/embedded) where the gitlab-local package puts its own builds. Building
+those takes half an hour, too long for every CI run; BENCHMARKS.md has reconfigure measured on
+the real package. Everything else is what the package ships: gitlab_ctl and templates/config
+under embedded/service/gitlab-ctl, and the gitlab-ctl, gitlab-psql, gitlab-redis-cli,
+runsvdir-start and logrotate wrappers rendered from templates/software/ as a build renders
+them. The container has no systemd, so reconfigure starts runsvdir itself, as it does in
+containers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from builder.images import ensure_base, image_exists
+from builder.loader import load_catalog
+from builder.templating import render_step
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+PACKAGES = ("postgresql-15 redis-server nginx-light runit logrotate python3 python3-jinja2 "
+            "python3-yaml curl procps passwd")
+INSTALL_DIR = "/opt/gitlab"
+PREFIX = f"{INSTALL_DIR}/embedded"
+#: Debian's programs standing in for the package's builds: prefix path -> Debian path.
+DISTRO_BINARIES = {
+    **{f"bin/{p}": f"/usr/lib/postgresql/15/bin/{p}"
+       for p in ("postgres", "initdb", "psql", "pg_ctl", "createdb", "pg_isready")},
+    **{f"bin/{p}": f"/usr/bin/{p}" for p in ("redis-server", "redis-cli", "runsvdir", "runsv",
+                                             "sv", "svlogd", "chpst", "python3")},
+    "sbin/nginx": "/usr/sbin/nginx", "sbin/logrotate": "/usr/sbin/logrotate",
+    "conf/mime.types": "/etc/nginx/mime.types",
+}
+#: What the package's software definitions render from templates/software/.
+WRAPPERS = {
+    "gitlab-ctl/gitlab-ctl.j2": f"{INSTALL_DIR}/bin/gitlab-ctl",
+    "gitlab-psql/gitlab-psql.j2": f"{INSTALL_DIR}/bin/gitlab-psql",
+    "gitlab-redis-cli/gitlab-redis-cli.j2": f"{INSTALL_DIR}/bin/gitlab-redis-cli",
+    "runit/runsvdir-start.j2": f"{PREFIX}/bin/runsvdir-start",
+    "gitlab-scripts/gitlab-logrotate-wrapper.j2": f"{PREFIX}/bin/gitlab-logrotate-wrapper",
+}
+GITLAB_RB = "external_url 'http://gitlab.example.test'\n"
+
+
+def docker(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check,
+                          **kwargs)
+
+
+@pytest.fixture(scope="module")
+def runtime_image():
+    return build_runtime_image()
+
+
+def build_runtime_image() -> str:
+    """Debian 12 with the distro's services installed (not started), made once and kept."""
+    platform = load_catalog(REPO).platforms["debian-12"]
+    base = ensure_base(platform, "amd64", lambda *_args, **_kw: None)
+    tag = "gitlab-ctl-test/debian-12:" + hashlib.sha256(f"{base} {PACKAGES}".encode()
+                                                        ).hexdigest()[:16]
+    if not image_exists(tag):
+        recipe = (f"FROM {base}\n"
+                  "RUN printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && "
+                  "chmod 0755 /usr/sbin/policy-rc.d && apt-get update -qq && "
+                  "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+                  f"--no-install-recommends {PACKAGES}\n")
+        subprocess.run(["docker", "build", "--network", "host", "-t", tag, "-"], input=recipe,
+                       text=True, check=True, capture_output=True, timeout=1800)
+    return tag
+
+
+def install_tree(tmp: Path) -> Path:
+    """/opt/gitlab as the package lays it out, from this checkout and Debian's programs."""
+    top = tmp / "opt" / "gitlab"
+    service = top / "embedded" / "service" / "gitlab-ctl"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "gitlab_ctl", service / "gitlab_ctl", ignore=ignore)
+    shutil.copytree(REPO / "templates" / "config", service / "templates" / "config")
+    context = {"install_dir": INSTALL_DIR, "prefix": PREFIX}
+    for template, target in WRAPPERS.items():
+        text = render_step((REPO / "templates" / "software" / template).read_text(), context)
+        path = tmp / target.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        path.chmod(0o755)
+    return top
+
+
+@pytest.fixture(scope="module")
+def host(runtime_image, tmp_path_factory):
+    """A running container with the installation and gitlab.rb; removed afterwards."""
+    tree = install_tree(tmp_path_factory.mktemp("install"))
+    name = docker("run", "-d", "--hostname", "gitlab", runtime_image, "sleep", "infinity"
+                  ).stdout.strip()
+    try:
+        docker("cp", f"{tree}/.", f"{name}:{INSTALL_DIR}/")
+        links = " && ".join(f"mkdir -p $(dirname {PREFIX}/{p}) && ln -s {d} {PREFIX}/{p}"
+                            for p, d in DISTRO_BINARIES.items())
+        sh(name, f"{links} && mkdir -p /etc/gitlab && printf %s \"$RB\" > /etc/gitlab/gitlab.rb",
+           env={"RB": GITLAB_RB})
+        yield name
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def sh(container: str, script: str, env: dict | None = None, check: bool = True,
+       user: str | None = None) -> subprocess.CompletedProcess:
+    args = ["exec"]
+    for key, value in (env or {}).items():
+        args += ["-e", f"{key}={value}"]
+    if user:
+        args += ["-u", user]
+    result = docker(*args, container, "sh", "-c", script, check=False, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{script!r} exited {result.returncode}:\n{result.stdout}\n"
+                             f"{result.stderr}")
+    return result
+
+
+def gitlab_ctl(container: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return sh(container, " ".join([f"{INSTALL_DIR}/bin/gitlab-ctl", *args]), check=check)
+
+
+def pids(container: str) -> dict[str, str]:
+    """Service name -> pid, from `gitlab-ctl status`."""
+    status = gitlab_ctl(container, "status").stdout
+    return dict(re.findall(r"^run: ([\w-]+): \(pid (\d+)\)", status, re.MULTILINE))
+
+
+@pytest.fixture(scope="module")
+def first_run(host):
+    return gitlab_ctl(host, "reconfigure")
+
+
+def test_first_reconfigure_brings_up_postgresql_redis_and_nginx(host, first_run):
+    assert "gitlab Reconfigured!" in first_run.stdout
+    # the database superuser through the wrapper, and Rails' role as Rails connects: as the
+    # git system user, over the socket, mapped to the gitlab role
+    path = {"PATH": f"{INSTALL_DIR}/bin:/usr/bin:/bin"}
+    assert sh(host, "gitlab-psql -tA -c 'select 1'", env=path).stdout.strip() == "1"
+    who = sh(host, f"{PREFIX}/bin/psql -h /var/opt/gitlab/postgresql -U gitlab "
+             "-d gitlabhq_production -tA -c 'select current_user'", user="git")
+    assert who.stdout.strip() == "gitlab"
+    assert sh(host, f"{INSTALL_DIR}/bin/gitlab-redis-cli ping").stdout.strip() == "PONG"
+    assert sh(host, f"{PREFIX}/bin/redis-cli -s /var/opt/gitlab/redis/redis.socket ping"
+              ).stdout.strip() == "PONG"
+    # nginx answers on port 80 for the external URL's host; workhorse is not in this package,
+    # so the proxied request is a 502 from nginx itself
+    code = sh(host, "curl -s -o /dev/null -w '%{http_code}' -H 'Host: gitlab.example.test' "
+              "http://127.0.0.1/").stdout
+    assert code == "502"
+    assert "Active connections" in sh(host, "curl -s http://127.0.0.1:8060/nginx_status").stdout
+
+
+def test_status_shows_every_service_running_in_omnibus_format(host, first_run):
+    status = gitlab_ctl(host, "status")
+    for service in ("logrotate", "nginx", "postgresql", "redis"):
+        assert re.search(rf"^run: {service}: \(pid \d+\) \d+s; run: log: \(pid \d+\) \d+s$",
+                         status.stdout, re.MULTILINE), status.stdout
+    assert status.returncode == 0
+
+
+def test_second_reconfigure_changes_nothing_and_restarts_nothing(host, first_run):
+    before = pids(host)
+    secrets = sh(host, "cat /etc/gitlab/gitlab-secrets.json").stdout
+    second = gitlab_ctl(host, "reconfigure")
+    assert re.search(r"Checked \d+ resources, 0 updated", second.stdout), second.stdout
+    assert "* " not in second.stdout
+    assert pids(host) == before
+    assert sh(host, "cat /etc/gitlab/gitlab-secrets.json").stdout == secrets
+    assert sh(host, "stat -c %a /etc/gitlab/gitlab-secrets.json").stdout.strip() == "600"
+
+
+def test_a_redis_setting_restarts_redis_only(host, first_run):
+    before = pids(host)
+    sh(host, "echo \"redis['maxclients'] = 4321\" >> /etc/gitlab/gitlab.rb")
+    run = gitlab_ctl(host, "reconfigure")
+    assert "runit_service[redis] action restart" in run.stdout
+    after = pids(host)
+    assert after["redis"] != before["redis"]
+    assert {k: v for k, v in after.items() if k != "redis"} == \
+        {k: v for k, v in before.items() if k != "redis"}
+    answer = sh(host, f"{INSTALL_DIR}/bin/gitlab-redis-cli config get maxclients").stdout
+    assert answer.split() == ["maxclients", "4321"]
+
+
+@pytest.mark.parametrize("line", [
+    "system('touch /tmp/injected')",
+    "`touch /tmp/injected`",
+    "redis['maxclients'] = `touch /tmp/injected`",
+    "gitlab_rails['time_zone'] = File.write('/tmp/injected', 'x')",
+    "external_url \"http://#{system('touch /tmp/injected')}\"",
+    "eval(\"system('touch /tmp/injected')\")",
+    "%x(touch /tmp/injected)",
+    "$stdout.puts 1",
+])
+def test_code_in_gitlab_rb_is_refused_with_its_line_and_nothing_runs(host, first_run, line):
+    sh(host, "cp /etc/gitlab/gitlab.rb /tmp/gitlab.rb.good")
+    before = pids(host)
+    conf = sh(host, "md5sum /var/opt/gitlab/redis/redis.conf").stdout
+    sh(host, "printf '%s\\n' \"$LINE\" >> /etc/gitlab/gitlab.rb", env={"LINE": line})
+    try:
+        run = gitlab_ctl(host, "reconfigure", check=False)
+        lines = int(sh(host, "wc -l < /etc/gitlab/gitlab.rb").stdout)
+        assert run.returncode == 2, run.stdout + run.stderr
+        assert f"/etc/gitlab/gitlab.rb:{lines}:" in run.stderr
+        assert sh(host, "test -e /tmp/injected", check=False).returncode == 1
+        assert sh(host, "md5sum /var/opt/gitlab/redis/redis.conf").stdout == conf
+        assert pids(host) == before
+    finally:
+        sh(host, "cp /tmp/gitlab.rb.good /etc/gitlab/gitlab.rb")
+
+
+def test_dry_run_prints_the_diff_and_changes_nothing(host, first_run):
+    sh(host, "echo \"nginx['keepalive_timeout'] = 30\" >> /etc/gitlab/gitlab.rb")
+    conf = sh(host, "cat /var/opt/gitlab/nginx/conf/nginx.conf").stdout
+    run = gitlab_ctl(host, "reconfigure", "--dry-run")
+    assert "+  keepalive_timeout 30;" in run.stdout
+    assert "-  keepalive_timeout 65;" in run.stdout
+    assert "runit_service[nginx] action hup" in run.stdout
+    assert sh(host, "cat /var/opt/gitlab/nginx/conf/nginx.conf").stdout == conf
+    applied = gitlab_ctl(host, "reconfigure")
+    assert "keepalive_timeout 30;" in sh(host, "cat /var/opt/gitlab/nginx/conf/nginx.conf").stdout
+    assert "runit_service[nginx] action hup" in applied.stdout
+
+
+def test_stop_and_start_one_service(host, first_run):
+    stopped = gitlab_ctl(host, "stop", "redis")
+    assert stopped.stdout.startswith("ok: down: redis:")
+    status = gitlab_ctl(host, "status", check=False)
+    assert re.search(r"^down: redis: \d+s, normally up; run: log:", status.stdout, re.MULTILINE)
+    assert status.returncode == 1
+    assert gitlab_ctl(host, "start", "redis").stdout.startswith("ok: run: redis:")
+    assert gitlab_ctl(host, "status", "redis").returncode == 0
+    unknown = gitlab_ctl(host, "restart", "nosuch", check=False)
+    assert unknown.returncode == 2 and "nosuch is not a service" in unknown.stderr
+
+
+def test_a_postgresql_setting_reloads_it_and_names_what_needs_a_restart(host, first_run):
+    before = pids(host)
+    sh(host, "echo \"postgresql['work_mem'] = '32MB'\" >> /etc/gitlab/gitlab.rb && "
+       "echo \"postgresql['max_connections'] = 300\" >> /etc/gitlab/gitlab.rb")
+    run = gitlab_ctl(host, "reconfigure")
+    assert "runit_service[postgresql] action hup" in run.stdout
+    assert pids(host) == before  # reloaded, not restarted: connections survive
+    assert "max_connections change only when PostgreSQL restarts" in run.stdout
+    path = {"PATH": f"{INSTALL_DIR}/bin:/usr/bin:/bin"}
+    assert sh(host, "gitlab-psql -tA -c 'show work_mem'", env=path).stdout.strip() == "32MB"
+
+
+def test_a_setting_nothing_reads_is_warned_about_with_its_line(host, first_run):
+    sh(host, "echo \"redis['maxclient'] = 10\" >> /etc/gitlab/gitlab.rb")
+    line = int(sh(host, "wc -l < /etc/gitlab/gitlab.rb").stdout)
+    run = gitlab_ctl(host, "reconfigure")
+    assert (f"/etc/gitlab/gitlab.rb:{line}: redis['maxclient'] is not used by this gitlab-ctl "
+            "(did you mean 'maxclients'?)") in run.stdout
+    sh(host, "sed -i '$d' /etc/gitlab/gitlab.rb")
+
+
+def test_backup_etc_writes_a_private_tar_with_the_secrets(host, first_run):
+    run = gitlab_ctl(host, "backup-etc")
+    found = re.search(r"^Configuration backup archive complete: (\S+)$", run.stdout, re.MULTILINE)
+    assert found, run.stdout
+    archive = found.group(1)
+    assert re.fullmatch(r"/etc/gitlab/config_backup/gitlab_config_\d+_\d{4}_\d{2}_\d{2}\.tar",
+                        archive)
+    assert sh(host, f"stat -c '%a %U' {archive}").stdout.strip() == "600 root"
+    assert sh(host, "stat -c '%a %U' /etc/gitlab/config_backup").stdout.strip() == "700 root"
+    names = sh(host, f"tar -tf {archive}").stdout.split()
+    assert {"etc/gitlab/gitlab.rb", "etc/gitlab/gitlab-secrets.json"} <= set(names)
+    assert not any("config_backup" in name for name in names)
+    secrets = sh(host, f"tar -xOf {archive} etc/gitlab/gitlab-secrets.json").stdout
+    assert secrets == sh(host, "cat /etc/gitlab/gitlab-secrets.json").stdout
+    assert sh(host, "ls -A /etc/gitlab/config_backup").stdout.split() == [archive.split("/")[-1]]
+
+
+def test_restart_except_leaves_the_named_services_alone(host, first_run):
+    before = pids(host)
+    gitlab_ctl(host, "restart-except", "postgresql", "redis")
+    after = pids(host)
+    assert set(after) == set(before)
+    assert (after["postgresql"], after["redis"]) == (before["postgresql"], before["redis"])
+    assert after["nginx"] != before["nginx"] and after["logrotate"] != before["logrotate"]
+
+
+def test_upgrade_restarts_what_ran_and_keeps_the_database(host, first_run):
+    env = {"PATH": f"{INSTALL_DIR}/bin:/usr/bin:/bin"}
+    sh(host, "gitlab-psql -d gitlabhq_production -c \"create table upgrade_probe (v text); "
+             "insert into upgrade_probe values ('kept')\"", env=env)
+    before = pids(host)
+    run = gitlab_ctl(host, "upgrade")
+    assert "Shutting down all GitLab services except those needed for migrations" in run.stdout
+    assert "gitlab Reconfigured!" in run.stdout  # reconfigure's own output
+    assert "Upgrade complete!" in run.stdout
+    after = pids(host)
+    assert set(after) == set(before), run.stdout
+    # the databases stayed up for the migrations; the rest was stopped and started again
+    assert (after["postgresql"], after["redis"]) == (before["postgresql"], before["redis"])
+    assert after["nginx"] != before["nginx"] and after["logrotate"] != before["logrotate"]
+    assert gitlab_ctl(host, "status").returncode == 0
+    probe = sh(host, "gitlab-psql -d gitlabhq_production -tA -c 'select v from upgrade_probe'",
+               env=env)
+    assert probe.stdout.strip() == "kept"
+
+
+def test_upgrade_is_skipped_with_skip_auto_reconfigure(host, first_run):
+    before = pids(host)
+    sh(host, "touch /etc/gitlab/skip-auto-reconfigure")
+    try:
+        run = gitlab_ctl(host, "upgrade")
+    finally:
+        sh(host, "rm -f /etc/gitlab/skip-auto-reconfigure")
+    assert run.stdout.strip() == "Found /etc/gitlab/skip-auto-reconfigure, exiting..."
+    assert pids(host) == before
+
+
+def test_service_list_marks_enabled_services(host, first_run):
+    sh(host, f"mkdir {INSTALL_DIR}/sv/example-disabled")
+    try:
+        listed = gitlab_ctl(host, "service-list").stdout.split()
+    finally:
+        sh(host, f"rmdir {INSTALL_DIR}/sv/example-disabled")
+    for service in ("logrotate", "nginx", "postgresql", "redis"):
+        assert f"{service}*" in listed, listed
+    assert "example-disabled" in listed
+
+
+def test_cleanse_deletes_all_but_a_copy_of_the_configuration_and_reconfigure_recovers(
+        host, first_run):
+    secrets = sh(host, "cat /etc/gitlab/gitlab-secrets.json").stdout
+    run = gitlab_ctl(host, "cleanse", "yes")
+    found = re.search(r"^Your config files have been backed up to (/root/gitlab-cleanse-\S+)\.$",
+                      run.stdout, re.MULTILINE)
+    assert found, run.stdout
+    copy = found.group(1)
+    for path in ("/etc/gitlab", "/var/opt/gitlab", "/var/log/gitlab"):
+        assert sh(host, f"test -e {path}", check=False).returncode == 1, path
+    assert sh(host, f"ls -A {INSTALL_DIR}/service").stdout == ""
+    # runsv and svlogd ended (a runsv that runsvdir has not reaped yet is a zombie)
+    live = "ps -eo stat=,comm= | awk '$1 !~ /^Z/ && ($2 == \"runsv\" || $2 == \"svlogd\")'"
+    assert sh(host, live).stdout == ""
+    assert sh(host, "pgrep -x postgres", check=False).returncode == 1
+    assert sh(host, f"cat {copy}/gitlab-secrets.json").stdout == secrets
+    assert sh(host, f"stat -c %a {copy}").stdout.strip() == "700"
+    # the copy is all it takes to start again (with empty data)
+    sh(host, f"cp -a {copy} /etc/gitlab && rm -rf /etc/gitlab/config_backup")
+    assert "gitlab Reconfigured!" in gitlab_ctl(host, "reconfigure").stdout
+    assert set(pids(host)) == {"logrotate", "nginx", "postgresql", "redis"}
+    assert sh(host, "cat /etc/gitlab/gitlab-secrets.json").stdout == secrets

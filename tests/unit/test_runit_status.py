@@ -1,0 +1,52 @@
+"""runit status records read directly, printed as omnibus-gitlab's `gitlab-ctl status`."""
+
+from __future__ import annotations
+
+import struct
+
+from gitlab_ctl.paths import Layout
+from gitlab_ctl.runit import TAI_OFFSET, log_config, read_status, status_line
+
+NOW = 1_700_000_000
+
+
+def write_status(directory, pid, state, since, want=b"u", down_file=False):
+    supervise = directory / "supervise"
+    supervise.mkdir(parents=True)
+    (supervise / "ok").touch()
+    record = struct.pack(">QI", TAI_OFFSET + since, 0) + struct.pack("<I", pid)
+    record += bytes([0]) + want + bytes([0, state])
+    (supervise / "status").write_bytes(record)
+    if down_file:
+        (directory / "down").touch()
+
+
+def test_running_service_and_its_log_in_omnibus_format(tmp_path):
+    layout = Layout(install_dir=tmp_path)
+    write_status(layout.service_dir / "redis", 961, 1, NOW - 7)
+    write_status(layout.service_dir / "redis" / "log", 960, 1, NOW - 8)
+    status = read_status(layout.service_dir / "redis", now=NOW)
+    assert status.describe("redis") == "run: redis: (pid 961) 7s"
+    line, running = status_line(layout, "redis")
+    assert running and line.startswith("run: redis: (pid 961) ")
+    assert "; run: log: (pid 960) " in line
+
+
+def test_down_states_carry_sv_suffixes(tmp_path):
+    write_status(tmp_path / "a", 0, 0, NOW - 5, want=b"d")  # after `sv stop`
+    assert read_status(tmp_path / "a", now=NOW).describe("r") == "down: r: 5s, normally up"
+    write_status(tmp_path / "b", 42, 1, NOW - 3, want=b"d", down_file=True)
+    assert read_status(tmp_path / "b", now=NOW).describe("x") == \
+        "run: x: (pid 42) 3s, normally down, want down"
+
+
+def test_a_service_without_runsv_fails_status(tmp_path):
+    layout = Layout(install_dir=tmp_path)
+    (layout.service_dir / "gitaly").mkdir(parents=True)
+    assert status_line(layout, "gitaly") == ("fail: gitaly: runsv not running", False)
+
+
+def test_svlogd_config_from_the_logging_settings():
+    text = log_config({"svlogd_size": 209715200, "svlogd_num": 30, "svlogd_timeout": 86400,
+                       "svlogd_filter": "gzip", "svlogd_udp": None, "svlogd_prefix": None})
+    assert text == "s209715200\nn30\nt86400\n!gzip\n"

@@ -1,0 +1,46 @@
+"""Settings are checked before the host is touched; errors name the gitlab.rb line."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitlab_ctl.attributes import resolve_attributes
+from gitlab_ctl.config import ConfigError, read_config
+from gitlab_ctl.validate import validate
+
+URL = "external_url 'http://gitlab.example.test'\n"
+
+
+def check(tmp_path, text):
+    path = tmp_path / "gitlab.rb"
+    path.write_text(URL + text)
+    settings, lines = read_config(path, facts={"fqdn": "gitlab"})
+    return validate(resolve_attributes(settings), settings, lines, path)
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("gitlab_rails['initial_root_password'] = 'short'\n", 2, "minimum is 8 characters"),
+    ("roles ['redis_master_role', 'nonsense_role']\n", 2,
+     "invalid roles have been set in 'roles': nonsense_role"),
+    ("\nredis['enable'] = 'yes'\n", 3, "must be true or false"),
+    ("postgresql['port'] = '5432'\n", 2, "is not a port number"),
+    ("nginx['listen_port'] = 70000\n", 2, "is not a port number"),
+    ("gitlab_rails['db_adapter'] = 'mysql2'\n", 2, "not supported"),
+    ("puma['worker_timeout'] = 30\ngitlab_rails['max_request_duration_seconds'] = 40\n", 3,
+     "smaller than the worker timeout (30s)"),
+])
+def test_invalid_settings_are_refused_with_their_line(tmp_path, text, line, message):
+    with pytest.raises(ConfigError) as error:
+        check(tmp_path, text)
+    assert error.value.where == f"{tmp_path / 'gitlab.rb'}:{line}"
+    assert message in error.value.message
+
+
+def test_a_setting_nothing_reads_is_a_warning_with_a_suggestion(tmp_path):
+    warnings = check(tmp_path, "redis['maxclient'] = 10\nredis['maxclients'] = 20\n")
+    assert warnings == [f"{tmp_path / 'gitlab.rb'}:2: redis['maxclient'] is not used by this "
+                        "gitlab-ctl (did you mean 'maxclients'?)"]
+
+
+def test_a_valid_config_passes_quietly(tmp_path):
+    assert check(tmp_path, "redis['maxclients'] = 20\nroles ['redis_master_role']\n") == []
