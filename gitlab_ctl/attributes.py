@@ -4,14 +4,15 @@ implies for whatever neither set, then which services run."""
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from gitlab_ctl.config import ConfigError
+from gitlab_ctl.paths import DEFAULTS_JSON, DEFAULTS_YAML
 
-DEFAULTS_FILE = Path(__file__).with_name("defaults.yml")
 #: Services that run when no role says otherwise (omnibus-gitlab's default role), of those
 #: this runtime knows so far; an explicit `x['enable']` always wins. gitlab_shell has no
 #: switch in omnibus-gitlab (its files come with Rails); here it is one like the others.
@@ -22,10 +23,18 @@ RAILS_GROUP = ("puma", "sidekiq", "gitlab_workhorse")
 URL_HINT = "e.g. external_url 'http://gitlab.example.com'"
 
 
-def load_defaults() -> dict[str, Any]:
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    if DEFAULTS_JSON.is_file():  # written by a package build (gitlab_ctl.precompile)
+        return json.loads(DEFAULTS_JSON.read_text())
     import yaml
 
-    return yaml.safe_load(DEFAULTS_FILE.read_text())
+    return yaml.safe_load(DEFAULTS_YAML.read_text())
+
+
+def load_defaults() -> dict[str, Any]:
+    """The defaults, read once per process; each caller gets its own copy."""
+    return copy.deepcopy(_defaults())
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:

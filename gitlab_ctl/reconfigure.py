@@ -67,6 +67,7 @@ def plan(context: Context, run: Run) -> list:
             resources += supervised
             runnable.append(service)
     resources += [runit.enable_step(context.layout, service.name) for service in runnable]
+    resources.append(runit.start_supervisor_step(context.layout))
     resources.append(runit.wait_supervised_step(context.layout,
                                                 [service.name for service in runnable]))
     for service in runnable:

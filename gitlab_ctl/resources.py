@@ -234,6 +234,36 @@ class File:
 
 
 @dataclass(frozen=True)
+class KeptFile:
+    """A file created empty when missing, whose content is then its users' (authorized_keys:
+    GitLab writes the keys); only owner and mode are kept in line."""
+
+    path: Path
+    owner: str | None = "root"
+    group: str | None = None
+    mode: int | None = 0o644
+    notifies: tuple[Notify, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"file[{self.path}]"
+
+    def check(self) -> list[str] | None:
+        try:
+            stat = self.path.lstat()
+        except FileNotFoundError:
+            return [f"create new empty file {self.path}"]
+        return _ownership_changes(self.path, self.owner, self.group, self.mode, stat) or None
+
+    def apply(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL-free create: an existing file (made since check) keeps its content
+        handle = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(handle)
+        _set_ownership(self.path, self.owner, self.group, self.mode)
+
+
+@dataclass(frozen=True)
 class Link:
     path: Path
     target: Path

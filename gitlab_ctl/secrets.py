@@ -10,11 +10,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import secrets
 import string
 import subprocess
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -116,20 +114,13 @@ def secrets_text(secrets_data: Mapping[str, Any]) -> str:
 
 
 def write_secrets(path: Path, secrets_data: Mapping[str, Any]) -> bool:
-    """Write the file (0600) if its content changes; True when it was written."""
-    text = secrets_text(secrets_data)
-    try:
-        if path.read_text() == text:
-            return False
-    except FileNotFoundError:
-        pass
-    handle, temporary = tempfile.mkstemp(prefix=".gitlab-secrets.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write the file (0600) if its content changes; True when it was written. The same
+    resource reconfigure converges (atomic, mode set before the rename)."""
+    from gitlab_ctl.resources import File
+
+    secrets_file = File(path, secrets_text(secrets_data), owner=None, mode=0o600,
+                        sensitive=True)
+    if secrets_file.check() is None:
+        return False
+    secrets_file.apply()
     return True

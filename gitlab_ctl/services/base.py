@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from gitlab_ctl.paths import TEMPLATES_DIR, Layout
+from gitlab_ctl.paths import COMPILED_TEMPLATES_DIR, TEMPLATES_DIR, Layout
 from gitlab_ctl.resources import File, Notify
 
 
@@ -30,6 +30,18 @@ class Facts:
     memory_kb: int = field(default_factory=host_memory_kb)
 
 
+def template_environment(templates_dir: Path, compiled: bool = False):
+    """The jinja2 environment of the config templates; `compiled` loads the modules
+    gitlab_ctl.precompile made from them in a package build."""
+    import jinja2
+
+    loader = (jinja2.ModuleLoader(str(COMPILED_TEMPLATES_DIR)) if compiled
+              else jinja2.FileSystemLoader(str(templates_dir)))
+    return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                              autoescape=False)
+
+
 @dataclass(frozen=True)
 class Context:
     layout: Layout
@@ -40,12 +52,8 @@ class Context:
 
     @cached_property
     def _environment(self):
-        import jinja2
-
-        return jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(self.templates_dir)),
-            undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
-            lstrip_blocks=True, autoescape=False)
+        compiled = self.templates_dir == TEMPLATES_DIR and COMPILED_TEMPLATES_DIR.is_dir()
+        return template_environment(self.templates_dir, compiled)
 
     def render(self, template: str, **values: Any) -> str:
         """templates/config/TEMPLATE with the attributes, layout and facts, plus `values`."""

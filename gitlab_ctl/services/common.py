@@ -5,23 +5,13 @@ file that is created once and then left to its users (authorized_keys)."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote as url_quote
 
-from gitlab_ctl.resources import (
-    Directory,
-    File,
-    Notify,
-    Run,
-    Step,
-    _ownership_changes,
-    _set_ownership,
-)
+from gitlab_ctl.resources import Directory, File, Notify, Run, Step
 from gitlab_ctl.services.base import Context
 
 #: Rails' configuration changed: both processes that load it start again.
@@ -145,36 +135,6 @@ def env_dir_resources(path: Path, values: Mapping[str, Any], notifies: tuple[Not
 
     resources.append(Step(f"env_dir[{path}] prune", check, apply, notifies=notifies))
     return resources
-
-
-@dataclass(frozen=True)
-class KeptFile:
-    """A file created empty when missing, whose content is then its users' (authorized_keys:
-    GitLab writes the keys); only owner and mode are kept in line."""
-
-    path: Path
-    owner: str | None = "root"
-    group: str | None = None
-    mode: int | None = 0o644
-    notifies: tuple[Notify, ...] = ()
-
-    @property
-    def id(self) -> str:
-        return f"file[{self.path}]"
-
-    def check(self) -> list[str] | None:
-        try:
-            stat = self.path.lstat()
-        except FileNotFoundError:
-            return [f"create new empty file {self.path}"]
-        return _ownership_changes(self.path, self.owner, self.group, self.mode, stat) or None
-
-    def apply(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL-free create: an existing file (made since check) keeps its content
-        handle = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
-        os.close(handle)
-        _set_ownership(self.path, self.owner, self.group, self.mode)
 
 
 def metrics_dir(context: Context, name: str) -> Path:

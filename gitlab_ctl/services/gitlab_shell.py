@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitlab_ctl.resources import Directory, Link
+from gitlab_ctl.resources import Directory, KeptFile, Link
 from gitlab_ctl.services import common
 from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.services.gitlab_rails import shell_values
@@ -23,7 +23,7 @@ def configure(context: Context) -> list:
         Directory(directory, owner=user, mode=0o700),
         Directory(Path(shell["log_directory"]), owner=user, mode=0o700),
         Directory(auth_file.parent, owner=user, group=group, mode=0o700),
-        common.KeptFile(auth_file, owner=user, group=group, mode=0o600),
+        KeptFile(auth_file, owner=user, group=group, mode=0o600),
         context.template(config, "gitlab-shell/config.yml.j2", group=group, mode=0o640,
                          shell=shell, shell_values=values, q=common.quote,
                          gitlab_url=common.internal_api_url(context),

@@ -16,7 +16,7 @@ from gitlab_ctl.attributes import resolve_attributes
 from gitlab_ctl.config import ConfigError
 from gitlab_ctl.paths import Layout
 from gitlab_ctl.reconfigure import plan
-from gitlab_ctl.resources import Directory, File, Link, Run, Step
+from gitlab_ctl.resources import Directory, File, KeptFile, Link, Run, Step
 from gitlab_ctl.services import SERVICES, common, puma, tomlwriter
 from gitlab_ctl.services.base import Facts
 from tests.unit.test_config_templates import fixed_secrets, make_context, service_files
@@ -260,7 +260,7 @@ def test_without_rails_in_the_package_its_files_are_written_but_nothing_runs(tmp
 
 
 def test_authorized_keys_is_created_once_and_its_keys_are_kept(tmp_path):
-    keys = common.KeptFile(tmp_path / ".ssh" / "authorized_keys", owner=None, mode=0o600)
+    keys = KeptFile(tmp_path / ".ssh" / "authorized_keys", owner=None, mode=0o600)
     assert keys.check() == [f"create new empty file {keys.path}"]
     keys.apply()
     assert keys.path.read_text() == "" and keys.check() is None
@@ -271,7 +271,7 @@ def test_authorized_keys_is_created_once_and_its_keys_are_kept(tmp_path):
     assert keys.path.read_text() == "ssh-ed25519 AAAA user@example.test\n"
     assert keys.path.stat().st_mode & 0o777 == 0o600
     shell = resources("gitlab-shell")
-    kept = [r for r in shell if isinstance(r, common.KeptFile)]
+    kept = [r for r in shell if isinstance(r, KeptFile)]
     assert [(k.path, k.owner, k.mode) for k in kept] == [
         (Path("/var/opt/gitlab/.ssh/authorized_keys"), "git", 0o600)]
     assert not any(isinstance(r, File) and r.path.name == "authorized_keys" for r in shell)
