@@ -273,6 +273,23 @@ def test_a_setting_nothing_reads_is_warned_about_with_its_line(host, first_run):
     sh(host, "sed -i '$d' /etc/gitlab/gitlab.rb")
 
 
+def test_a_failing_resource_stops_the_run_naming_it_and_a_rerun_converges(host, first_run):
+    conf = "/var/opt/gitlab/nginx/conf/service_conf"
+    sh(host, f"mv {conf} /tmp/service_conf && echo 'in the way' > {conf}")
+    try:
+        failed = gitlab_ctl(host, "reconfigure", check=False)
+    finally:
+        sh(host, f"rm {conf} && mv /tmp/service_conf {conf}")
+    assert failed.returncode == 1
+    assert f"directory[{conf}]: exists and is not a directory" in failed.stderr
+    log = re.search(r"/var/log/gitlab/reconfigure/[\d-]+\.log", failed.stderr).group(0)
+    assert "exists and is not a directory" in sh(host, f"cat {log}").stdout
+    again = gitlab_ctl(host, "reconfigure")
+    assert re.search(r"Checked \d+ resources, 0 updated", again.stdout), again.stdout
+    code = sh(host, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/").stdout
+    assert code == "502"
+
+
 def test_backup_etc_writes_a_private_tar_with_the_secrets(host, first_run):
     run = gitlab_ctl(host, "backup-etc")
     found = re.search(r"^Configuration backup archive complete: (\S+)$", run.stdout, re.MULTILINE)
