@@ -19,12 +19,13 @@ from pathlib import Path
 from gitlab_ctl import control, maintenance, upgrade
 from gitlab_ctl.attributes import resolve_attributes
 from gitlab_ctl.backup_etc import backup_etc
-from gitlab_ctl.config import DEFAULT_CONFIG, ConfigError, load_settings
+from gitlab_ctl.config import DEFAULT_CONFIG, ConfigError, read_config
 from gitlab_ctl.maintenance import MaintenanceError
 from gitlab_ctl.paths import Layout
 from gitlab_ctl.reconfigure import Options, reconfigure, write_log
 from gitlab_ctl.resources import ResourceError
 from gitlab_ctl.secrets import SecretsError
+from gitlab_ctl.validate import validate
 
 Handler = Callable[[argparse.Namespace, Layout], int]
 Arguments = Callable[[argparse.ArgumentParser, Layout], None]
@@ -74,14 +75,18 @@ def _any_config(parser: argparse.ArgumentParser, layout: Layout) -> None:
 
 def _config_command(args: argparse.Namespace, layout: Layout) -> int:
     try:
-        settings = load_settings(args.config)
+        settings, lines = read_config(args.config)
         attributes = resolve_attributes(settings)
+        warnings = validate(attributes, settings, lines, args.config)
     except ConfigError as error:
         return _print_config_error(error)
+    for warning in warnings:
+        print(f"gitlab-ctl: warning: {warning}", file=sys.stderr)
     if args.verb == "show-config":
         print(json.dumps(attributes, indent=2, sort_keys=True))
     else:
-        print(f"{args.config}: valid ({len(settings)} top-level settings)")
+        print(f"{args.config}: valid ({len(settings)} top-level settings"
+              + (f", {len(warnings)} warnings)" if warnings else ")"))
     return 0
 
 

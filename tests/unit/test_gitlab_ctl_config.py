@@ -42,3 +42,17 @@ def test_yaml_config_is_accepted_and_checked(tmp_path, capsys):
 def test_missing_config_is_a_clear_error(tmp_path, capsys):
     assert main(["show-config", "--config", str(tmp_path / "nope.rb")]) == 2
     assert "cannot be read (No such file or directory)" in capsys.readouterr().err
+
+
+def test_check_config_validates_values_and_warns_about_unused_keys(tmp_path, capsys):
+    config = tmp_path / "gitlab.rb"
+    config.write_text("external_url 'http://gitlab.example.test'\nredis['maxclient'] = 1\n")
+    assert main(["check-config", "--config", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert "valid (2 top-level settings, 1 warnings)" in captured.out
+    assert f"{config}:2: redis['maxclient'] is not used by this gitlab-ctl" in captured.err
+    config.write_text("external_url 'http://gitlab.example.test'\n"
+                      "postgresql['port'] = 'five'\n")
+    assert main(["check-config", "--config", str(config)]) == 2
+    assert f"{config}:2: postgresql['port'] = 'five' is not a port number" in \
+        capsys.readouterr().err
