@@ -57,12 +57,23 @@ def run_fetch(catalog: Catalog, args: argparse.Namespace) -> str:
     return format_fetch(results, time.monotonic() - started)
 
 
+def check_path_sources(fetched: dict, keys: dict[str, KeyRecord]) -> None:
+    """A path source edited between its snapshot and the keys would be built under a key
+    that does not describe it; refuse instead of caching that."""
+    for name, source in fetched.items():
+        if source is not None and source.kind == "path" and \
+                keys[name].inputs.get("source") != f"path:{source.locked_version}":
+            raise BuilderError(f"{name}: its source files changed while the build started",
+                               hint="run the build again once the edits are done")
+
+
 def run_build(catalog: Catalog, args: argparse.Namespace) -> str:
     graph = _graph(catalog, args)
     printer = ProgressPrinter()
     started = time.monotonic()
     fetched = _fetch(catalog, args, graph, printer, 4)
     keys = compute_keys(graph, catalog.root, load_locks(_locks_path(catalog, args)))
+    check_path_sources(fetched, keys)
     unknown = set(args.force) - set(graph.software)
     if unknown:
         raise UsageError(f"--force names software not in this build: {', '.join(sorted(unknown))}",

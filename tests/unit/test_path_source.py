@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from builder.errors import DefinitionError, FetchError
+from builder.buildverbs import check_path_sources
+from builder.errors import BuilderError, DefinitionError, FetchError
 from builder.fetchers import FetchContext
 from builder.fetchers.path import fetch
 from builder.graph import resolve
@@ -136,3 +137,23 @@ def test_version_manifest_text_names_every_listed_directory():
     manifest = {"build_version": "1", "software": {"ctl": {
         "locked_version": "1", "locked_source": {"path": ["gitlab_ctl", "templates/config"]}}}}
     assert b"path:gitlab_ctl,templates/config" in manifest_text(manifest, "demo")
+
+
+def test_the_build_uses_the_snapshot_taken_when_fetching(root, tmp_path):
+    two_dirs(root)
+    source = fetched(root)
+    assert source.path == root.path / "cache" / "path-sources" / source.locked_version
+    keys = {"ctl": compute_keys(*_graph_and_root(root))["ctl"]}
+    check_path_sources({"ctl": source}, keys)  # unchanged: fine
+    root.write("gitlab_ctl/cli.py", "print('edited during the build')\n")
+    source_root = unpack_source(source, tmp_path / "src")
+    assert (source_root / "gitlab_ctl/cli.py").read_text() == "print('hi')\n"
+    edited = {"ctl": compute_keys(*_graph_and_root(root))["ctl"]}
+    with pytest.raises(BuilderError, match="ctl: its source files changed"):
+        check_path_sources({"ctl": source}, edited)
+
+
+def _graph_and_root(root):
+    catalog = load_catalog(root.path)
+    return (resolve(catalog, catalog.projects["demo"], catalog.platforms["debian-12"], "amd64"),
+            root.path)
