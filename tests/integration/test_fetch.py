@@ -198,7 +198,9 @@ def test_path_source(root, tmp_path):
     root.software("hello", extra="source: {path: src/hello}\n")
     root.project("demo", ["hello"])
     result = run_fetch(root, tmp_path / "cache", [])["hello"]
-    assert result.path == (root.path / "src/hello").resolve() and len(result.locked_version) == 64
+    # a snapshot in the cache, named by its digest, holding the directory's files
+    assert result.path == tmp_path / "cache" / "path-sources" / result.locked_version
+    assert (result.path / "main.c").read_text() == "int main(void){return 0;}\n"
 
 
 def test_fetch_command_end_to_end(root, tmp_path):
