@@ -33,6 +33,21 @@ def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12
           "and .metadata.json are in pkg/; install one with `apt-get install ./pkg/NAME.deb`.")
 
 
+@task(help={
+    "project": f"project whose packages in pkg/ are published (default: {DEFAULT_PROJECT})",
+    "platform": "platform id (default: debian-12)",
+    "repo": "repositories root (default: repo/); this platform's is repo/<platform>/",
+    "sign_key": "GPG key for the indexes (default: $OMNIBUS_SIGN_KEY)",
+    "base_url": "where clients reach the repositories root (for the snippets)",
+})
+def publish(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12",
+            repo: str = "repo", sign_key: str = "", base_url: str = "http://localhost/") -> None:
+    """Add the project's packages in pkg/ to the platform's signed apt or yum repository."""
+    key = f" --sign-key {sign_key}" if sign_key else ""
+    c.run(f"{VENV_BIN}/omnibus publish {project} --platform {platform} --repo {repo}{key} "
+          f"--base-url {base_url}")
+
+
 @task
 def lint(c: Context) -> None:
     """ruff over the whole tree."""

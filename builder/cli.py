@@ -98,7 +98,7 @@ def run_plan(catalog: Catalog, args: argparse.Namespace) -> str:
 
 VERBS = {"list": run_list, "show": run_show, "graph": run_graph, "plan": run_plan}
 #: Verbs that fetch or build live in `buildverbs`, imported only when one of them runs.
-BUILD_VERBS = ("fetch", "build", "package", "image")
+BUILD_VERBS = ("fetch", "build", "package", "image", "publish")
 #: Verbs that act on the machine, not on a definitions root.
 HOST_VERBS = ("setup-deb-src",)
 
@@ -106,6 +106,10 @@ HOST_VERBS = ("setup-deb-src",)
 def _dispatch(args: argparse.Namespace) -> str:
     if args.verb in VERBS:
         return VERBS[args.verb](load_catalog(_root(args)), args)
+    if args.verb == "publish":
+        from builder.publishverb import run_publish
+
+        return run_publish(load_catalog(_root(args)), args)
     from builder import buildverbs
 
     function = getattr(buildverbs, f"run_{args.verb.replace('-', '_')}")

@@ -89,6 +89,7 @@ def _add_build_verbs(verbs: argparse._SubParsersAction) -> None:
     _common(fetch)
 
     _add_build_verb(verbs)
+    _add_publish_verb(verbs)
     _add_host_verbs(verbs)
 
 
@@ -173,6 +174,32 @@ def _package_options(parser: argparse.ArgumentParser) -> None:
                         help="override the platform's compression, e.g. xz:6 or zstd:3")
     parser.add_argument("--threads", type=_positive, default=None,
                         help="compression threads (default: one per CPU)")
+
+
+def _add_publish_verb(verbs: argparse._SubParsersAction) -> None:
+    publish = verbs.add_parser(
+        "publish", help="add packages to the platform's signed apt or yum repository",
+        description="Add a project's packages (by default every version and arch of it in "
+        "ROOT/pkg for the platform) to REPO/<platform>/: an apt repository for deb "
+        "platforms, a yum/dnf repository for rpm ones, with signed indexes, the public key "
+        "and source snippets for clients. Publishing a package again changes nothing.",
+    )
+    publish.add_argument("project", help="project name (see 'omnibus list projects')")
+    publish.add_argument("packages", nargs="*", type=Path, metavar="PACKAGE",
+                         help="package files (default: the project's in --from)")
+    publish.add_argument("--platform", default="debian-12",
+                         help="platform id (default: debian-12)")
+    publish.add_argument("--repo", type=Path, required=True, metavar="DIR",
+                         help="repositories root; this platform's is DIR/<platform>")
+    publish.add_argument("--from", dest="source", type=Path, default=None, metavar="DIR",
+                         help="where built packages are (default: ROOT/pkg)")
+    publish.add_argument("--sign-key", default=None, metavar="KEY",
+                         help="GPG key that signs the indexes ($OMNIBUS_SIGN_KEY; required)")
+    publish.add_argument("--base-url", default="http://localhost/", metavar="URL",
+                         help="where clients reach the repositories root, for the snippets")
+    publish.add_argument("--reproducible", action="store_true",
+                         help="date the indexes with $SOURCE_DATE_EPOCH instead of now")
+    _common(publish)
 
 
 def _add_host_verbs(verbs: argparse._SubParsersAction) -> None:

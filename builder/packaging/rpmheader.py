@@ -14,7 +14,7 @@ from typing import Any
 MAGIC = b"\x8e\xad\xe8\x01\x00\x00\x00\x00"
 INT16, INT32, INT64, STRING, BIN, STRING_ARRAY, I18NSTRING = 3, 4, 5, 6, 7, 8, 9
 ALIGN = {INT16: 2, INT32: 4, INT64: 8}
-PACK = {INT16: ">H", INT32: ">i", INT64: ">q"}
+PACK = {INT16: ">H", INT32: ">I", INT64: ">q"}
 REGION_SIGNATURES, REGION_IMMUTABLE = 62, 63
 
 
@@ -25,6 +25,8 @@ def _encode_value(kind: int, value: Any) -> tuple[bytes, int]:
         fmt = PACK[kind]
         if kind == INT16:
             values = [v & 0xFFFF for v in values]
+        if kind == INT32:  # rpm reads sizes as unsigned: 2-4 GiB (GitLab's tree) must fit
+            values = [v & 0xFFFFFFFF for v in values]
         return b"".join(struct.pack(fmt, v) for v in values), len(values)
     if kind in (STRING, I18NSTRING):
         return value.encode() + b"\0", 1

@@ -108,3 +108,10 @@ def test_two_builds_are_bit_identical(tmp_path):
     first = rpm.build(toy_stage(tmp_path / "a"), toy_meta("rpm"), tmp_path / "one")
     second = rpm.build(toy_stage(tmp_path / "b"), toy_meta("rpm", threads=1), tmp_path / "two")
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_sizes_between_2_and_4_gib_fit_rpm_s_unsigned_int32():
+    from builder.packaging.rpmheader import INT32, _encode_value
+
+    assert _encode_value(INT32, 3 * 1024**3) == ((3 * 1024**3).to_bytes(4, "big"), 1)
+    assert _encode_value(INT32, [-1]) == (b"\xff\xff\xff\xff", 1)  # as before: two's complement

@@ -1,0 +1,87 @@
+"""What both repository formats need: the public key for clients, clear-signed and detached
+signatures, checksums, and files written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from builder.errors import BuilderError
+from builder.packaging.meta import Signing
+from builder.packaging.signing import sign_bytes
+
+
+def gpg_command(signing: Signing, *args: str) -> list[str]:
+    command = ["gpg", "--batch", "--no-tty", "--yes"]
+    if signing.gnupg_home is not None:
+        command += ["--homedir", str(signing.gnupg_home)]
+    return [*command, *args]
+
+
+def export_key(signing: Signing, armor: bool) -> bytes:
+    """The signing key's public part, as clients import it."""
+    result = subprocess.run(gpg_command(signing, "--export", *(["--armor"] if armor else []),
+                                        signing.key), capture_output=True)
+    if result.returncode != 0 or not result.stdout:
+        raise BuilderError(f"gpg cannot export the public key '{signing.key}': "
+                           f"{result.stderr.decode(errors='replace').strip()}",
+                           hint="check the key id (gpg --list-keys) and GNUPGHOME")
+    return result.stdout
+
+
+def detached_signature(signing: Signing, data: bytes) -> bytes:
+    """An ASCII-armored detached signature (Release.gpg, repomd.xml.asc)."""
+    return sign_bytes(signing, data, armor=True)
+
+
+def clearsigned(signing: Signing, data: bytes) -> bytes:
+    """`data` clear-signed (InRelease)."""
+    command = gpg_command(signing, "--digest-algo", "sha256", "--local-user", signing.key,
+                          "--clearsign", "--output", "-")
+    with tempfile.TemporaryDirectory(prefix="omnibus-sign-") as scratch:
+        if signing.passphrase is not None:
+            passphrase = os.path.join(scratch, "passphrase")
+            with open(os.open(passphrase, os.O_WRONLY | os.O_CREAT, 0o600), "w") as out:
+                out.write(signing.passphrase)
+            command[-2:-2] = ["--pinentry-mode", "loopback", "--passphrase-file", passphrase]
+        result = subprocess.run(command, input=data, capture_output=True)
+    if result.returncode != 0 or not result.stdout:
+        raise BuilderError(f"gpg could not clear-sign with key '{signing.key}': "
+                           f"{result.stderr.decode(errors='replace').strip()[-600:]}",
+                           hint="check the key id (gpg --list-secret-keys), GNUPGHOME and the "
+                           "passphrase (GPG_PASSPHRASE)")
+    return result.stdout
+
+
+def file_digests(path: Path) -> dict[str, str]:
+    """md5, sha1, sha256 and sha512 of a file, read once."""
+    digests = {name: hashlib.new(name) for name in ("md5", "sha1", "sha256", "sha512")}
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            for digest in digests.values():
+                digest.update(chunk)
+    return {name: digest.hexdigest() for name, digest in digests.items()}
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> bool:
+    """Write `path` through a temporary file and a rename; False (nothing written) when it
+    already holds exactly `data`."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
