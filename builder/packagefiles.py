@@ -20,9 +20,10 @@ from builder.model import GitSource, PathSource, Project, Software, UrlSource
 from builder.packaging.meta import ExtraFile
 from builder.version import PackageVersion
 
-#: Which scripts each format runs; rpm's %posttrans runs the upgrade after the transaction.
-SCRIPTS = {"deb": ("preinst", "postinst", "postrm"),
-           "rpm": ("preinst", "postinst", "postrm", "posttrans")}
+#: Which scripts each format runs; rpm's %posttrans runs the upgrade after the transaction,
+#: its %preun is "prerm".
+SCRIPTS = {"deb": ("preinst", "postinst", "prerm", "postrm"),
+           "rpm": ("preinst", "postinst", "prerm", "postrm", "posttrans")}
 
 
 def _environment(directory: Path) -> jinja2.Environment:

@@ -221,6 +221,11 @@ def _cleanse_arguments(parser: argparse.ArgumentParser, layout: Layout) -> None:
                      "Without 'yes' it waits 60 seconds first (Ctrl-C cancels).")
 
 
+def _uninstall_command(args: argparse.Namespace, layout: Layout) -> int:
+    maintenance.uninstall(layout, out, svwait=svwait())
+    return 0
+
+
 def _cleanse_command(args: argparse.Namespace, layout: Layout) -> int:
     try:
         copy = maintenance.cleanse(layout, out, confirmed=args.confirm == "yes",
@@ -292,6 +297,9 @@ COMMANDS: dict[str, tuple[str, Arguments, Handler]] = {
                    "/etc/gitlab/config_backup", _backup_etc_arguments, _backup_etc_command),
     "cleanse": ("delete all of GitLab's data, configuration and logs (a copy of the "
                 "configuration is kept)", _cleanse_arguments, _cleanse_command),
+    "uninstall": ("stop every service and the runit supervisor (the package runs it on "
+                  "removal); configuration, data and logs stay", _no_arguments,
+                  _uninstall_command),
     **{verb: (text, _service_argument, _service_command) for verb, text in SERVICE_HELP.items()},
     "service-list": ("list services; enabled ones are marked with *", _no_arguments,
                      _service_command),

@@ -198,6 +198,16 @@ def stop_and_unlink(layout: Layout, out: Out, svwait: int, timeout: float = 15.0
         time.sleep(0.2)
 
 
+def uninstall(layout: Layout, out: Out, svwait: int = 30) -> None:
+    """omnibus-ctl's uninstall (the package's prerm runs it on removal): stop every service
+    and the supervisor. Configuration, data and logs stay; reconfigure brings it all back."""
+    stop_and_unlink(layout, out, svwait)
+    for line in runit.stop_supervisor(layout):
+        out(line.capitalize())
+    out(f"GitLab's services are stopped; {layout.etc_dir}, {layout.data_dir} and "
+        f"{layout.log_dir} are kept. `gitlab-ctl reconfigure` starts them again.")
+
+
 def cleanse(layout: Layout, out: Out, *, confirmed: bool, with_external: bool = False,
             backup_root: Path | None = None, wait: Callable[[float], None] | None = None,
             svwait: int = 30, now: float | None = None) -> Path | None:

@@ -7,7 +7,9 @@ runsv writes, in runit and in BusyBox alike), so `gitlab-ctl status` and reconfi
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import struct
 import subprocess
 import time
@@ -287,3 +289,26 @@ def start_supervisor_step(layout: Layout) -> Step:
             time.sleep(0.1)
 
     return Step("runsvdir[gitlab-runsvdir]", check, apply)
+
+
+def stop_supervisor(layout: Layout, timeout: float = 10.0) -> list[str]:
+    """End runsvdir (omnibus-ctl's uninstall): systemd's unit is stopped, disabled and
+    removed; a runsvdir started directly gets TERM. What was done, for the caller to say."""
+    done = []
+    if SYSTEMD_UNIT.exists():
+        for argv in (["systemctl", "stop", "gitlab-runsvdir.service"],
+                     ["systemctl", "disable", "gitlab-runsvdir.service"]):
+            subprocess.run(argv, check=False, capture_output=True)
+        SYSTEMD_UNIT.unlink()
+        subprocess.run(["systemctl", "daemon-reload"], check=False, capture_output=True)
+        done.append(f"stopped, disabled and removed {SYSTEMD_UNIT.name}")
+    pids = list(_runsvdir_pids(layout))
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while supervisor_running(layout) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pids:
+        done.append(f"stopped runsvdir (pid {', '.join(map(str, pids))})")
+    return done

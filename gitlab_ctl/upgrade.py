@@ -126,11 +126,21 @@ def upgrade(layout: Layout, out: Out, reconfigure: Callable[[], int],
         for line in welcome(url, layout):
             out(line)
         return 0
+    skip = layout.etc_dir / "skip-auto-reconfigure"
+    if not_configured(layout) and (layout.data_dir / "bootstrapped").exists() and \
+            not skip.exists():
+        # configured before, then stopped by `gitlab-ctl uninstall` (package removal): a
+        # reinstall brings it back as it was
+        out("GitLab was configured here before; reconfiguring to start it again")
+        if reconfigure() != 0:
+            raise MaintenanceError("gitlab-ctl upgrade", "reconfigure failed (its error is "
+                                   "above)", hint="fix the cause, then run "
+                                   "'gitlab-ctl reconfigure'")
+        return 0
     if not_configured(layout):
         out("It looks like GitLab has not been configured yet; skipping the upgrade script.")
         out(f"Set external_url in {layout.config_file}, then run: sudo gitlab-ctl reconfigure")
         return 0
-    skip = layout.etc_dir / "skip-auto-reconfigure"
     if skip.exists():
         out(f"Found {skip}, exiting...")
         return 0

@@ -349,13 +349,18 @@ def test_upgrade_skips_an_installation_never_configured(layout, etc, url):
                         "script.")
 
 
-def test_upgrade_skips_when_runsv_is_not_running(layout, etc):
+def test_upgrade_restarts_a_configured_installation_whose_supervisor_is_down(layout, etc):
+    """After `gitlab-ctl uninstall` (package removal) a reinstall brings GitLab back."""
     supervised(layout, "redis")
     (layout.sv_dir / "redis" / "supervise" / "ok").unlink()
     write(layout.data_dir / "bootstrapped", "")
     lines: list[str] = []
-    assert upgrade.upgrade(layout, lines.append, Reconfigure(), environ={}) == 0
-    assert "not been configured yet" in lines[0]
+    reconfigure = Reconfigure()
+    assert upgrade.upgrade(layout, lines.append, reconfigure, environ={}) == 0
+    assert reconfigure.calls == 1 and "configured here before" in lines[0]
+    write(etc / "skip-auto-reconfigure", "")
+    assert upgrade.upgrade(layout, lines.append, reconfigure, environ={}) == 0
+    assert reconfigure.calls == 1  # skip-auto-reconfigure: left alone
 
 
 def test_upgrade_honours_skip_auto_reconfigure(layout, etc):
