@@ -3,6 +3,7 @@ package per format with its checksum, size and metadata files next to it."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import time
@@ -180,7 +181,21 @@ def _quiet(_text: str) -> None:
 def package_project(graph: Graph, keys: Mapping[str, KeyRecord], locks: Mapping[str, str],
                     settings: PackageSettings,
                     report: Callable[[str], None] = _quiet) -> list[Path]:
-    """Stage, then write each format's package into settings.out_dir; return their paths."""
+    """Stage, then write each format's package into settings.out_dir; return their paths.
+
+    One run at a time per project, platform and arch: the stage directory is shared, and a
+    second run replacing it would pull files from under the first one's packager. The
+    waiting run then finds the packages up to date."""
+    lock_file = settings.cache_dir / "locks" / \
+        f"package-{graph.project.name}-{graph.platform.id}-{graph.arch}.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _package_locked(graph, keys, locks, settings, report)
+
+
+def _package_locked(graph: Graph, keys: Mapping[str, KeyRecord], locks: Mapping[str, str],
+                    settings: PackageSettings, report: Callable[[str], None]) -> list[Path]:
     version = package_version(graph.project, settings.root, settings.build)
     metas = {fmt: package_meta(graph, fmt, version, settings) for fmt in settings.formats}
     inputs = packaging_inputs(graph, keys, locks, metas, settings.root)
