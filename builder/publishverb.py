@@ -18,6 +18,7 @@ from builder.errors import UsageError
 from builder.model import Catalog, Platform
 from builder.packageproject import signing_from
 from builder.publish import PublishSettings, publisher
+from builder.publish.common import export_key
 
 EXTENSIONS = {"deb": ".deb", "rpm": ".rpm"}
 
@@ -71,6 +72,7 @@ def run_publish(catalog: Catalog, args: argparse.Namespace) -> str:
                          "GPG_PASSPHRASE are honoured)")
     out_dir = (args.source or _root(args) / "pkg").resolve()
     packages = _chosen_packages(args, catalog, platform, out_dir)
+    export_key(signing, armor=True)  # a key gpg does not know fails here, before any write
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     settings = PublishSettings(repo_root=args.repo.resolve(), platform=platform,
                                signing=signing, base_url=args.base_url,

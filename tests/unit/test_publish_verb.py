@@ -61,3 +61,17 @@ def test_nothing_to_publish_says_how_to_build_it(root, tmp_path, capsys):
                  "--from", str(tmp_path), "--sign-key", "nobody"]) == 2
     error = capsys.readouterr().err
     assert "no deb package of demo for debian-12" in error and "omnibus build demo" in error
+
+
+def test_a_key_gpg_does_not_have_is_refused_before_anything_is_written(root, tmp_path, capsys,
+                                                                       monkeypatch):
+    monkeypatch.setenv("GNUPGHOME", str(tmp_path / "empty-gnupg"))
+    (tmp_path / "empty-gnupg").mkdir(mode=0o700)
+    root.software("zlib")
+    root.project("demo", ["zlib"])
+    package = tmp_path / "demo_1.0-0_amd64.deb"
+    package.write_bytes(b"not read: the key check comes first")
+    assert main(["publish", "demo", str(package), "--root", str(root.path), "--repo",
+                 str(tmp_path / "repo"), "--sign-key", "nobody@example.test"]) == 1
+    assert "gpg cannot export the public key 'nobody@example.test'" in capsys.readouterr().err
+    assert not (tmp_path / "repo").exists()
