@@ -3,16 +3,39 @@
   ./dev build      the default project for debian-12/amd64: plan, fetch, build, package
   ./dev test       lint, unit tests and integration tests (what CI runs)
   ./dev bench      the benchmarks under bench/
+  ./dev e2e        install the built package from its repository, check it, upgrade it
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
+from pathlib import Path
 
 from invoke import Context, task
 
 DEFAULT_PROJECT = "gitlab-local"
 VENV_BIN = ".venv/bin"
+#: Where `./dev build` keeps the key that signs its local repository (repo/), unless
+#: OMNIBUS_SIGN_KEY names the release team's own.
+LOCAL_GNUPG = Path("cache/gnupg")
+LOCAL_KEY = "local-repository@omnibus.invalid"
+
+
+def signing_env() -> dict[str, str]:
+    """The environment that signs repositories: the caller's key, or a local one made once."""
+    if os.environ.get("OMNIBUS_SIGN_KEY"):
+        return {}
+    home = LOCAL_GNUPG.resolve()
+    listed = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--list-secret-keys",
+                             LOCAL_KEY], capture_output=True)
+    if listed.returncode != 0:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        subprocess.run(["gpg", "--homedir", str(home), "--batch", "--passphrase", "",
+                        "--quick-gen-key", f"Local omnibus repository <{LOCAL_KEY}>", "rsa3072",
+                        "sign", "never"], check=True, capture_output=True)
+    return {"GNUPGHOME": str(home), "OMNIBUS_SIGN_KEY": LOCAL_KEY}
 
 
 @task(help={
@@ -29,15 +52,23 @@ def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12
     c.run(f"{VENV_BIN}/omnibus plan {target}")
     print("\n==> fetch, build and package (logs: cache/logs/, artifacts: cache/artifacts/)")
     c.run(f"{VENV_BIN}/omnibus build {target}")
-    print(f"\n==> done in {time.monotonic() - start:.0f} s. Packages and their .sha256, .size "
-          "and .metadata.json are in pkg/; install one with `apt-get install ./pkg/NAME.deb`.")
+    print(f"\n==> publish into the local signed repository repo/{platform}/")
+    c.run(f"{VENV_BIN}/omnibus publish {project} --platform {platform} --repo repo",
+          env=signing_env())
+    print(f"\n==> done in {time.monotonic() - start:.0f} s.\n"
+          "  packages, with .sha256, .size, .metadata.json, license status, SBOM: pkg/\n"
+          f"  signed repository (key, .list/.sources or .repo for clients): repo/{platform}/\n"
+          "  build logs: cache/logs/; artifacts: cache/artifacts/\n"
+          "next: `./dev e2e` installs it from the repository in a clean container, checks "
+          "the services and upgrades it;\n      or `apt-get install ./pkg/NAME.deb` here.")
 
 
 @task(help={
     "project": f"project whose packages in pkg/ are published (default: {DEFAULT_PROJECT})",
     "platform": "platform id (default: debian-12)",
     "repo": "repositories root (default: repo/); this platform's is repo/<platform>/",
-    "sign_key": "GPG key for the indexes (default: $OMNIBUS_SIGN_KEY)",
+    "sign_key": "GPG key for the indexes (default: $OMNIBUS_SIGN_KEY, else a local key "
+                "kept in cache/gnupg)",
     "base_url": "where clients reach the repositories root (for the snippets)",
 })
 def publish(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12",
@@ -45,7 +76,13 @@ def publish(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-
     """Add the project's packages in pkg/ to the platform's signed apt or yum repository."""
     key = f" --sign-key {sign_key}" if sign_key else ""
     c.run(f"{VENV_BIN}/omnibus publish {project} --platform {platform} --repo {repo}{key} "
-          f"--base-url {base_url}")
+          f"--base-url {base_url}", env={} if sign_key else signing_env())
+
+
+@task(help={"project": f"project to install and upgrade (default: {DEFAULT_PROJECT})"})
+def e2e(c: Context, project: str = DEFAULT_PROJECT) -> None:
+    """Install the built package from repo/ in a clean container, check it, upgrade, check."""
+    c.run(f"{VENV_BIN}/python bench/e2e.py --project {project}", env=signing_env(), pty=False)
 
 
 @task
