@@ -57,14 +57,12 @@ def plan(context: Context, run: Run) -> list:
             resources.append(runit.disable_step(context.layout, service.name))
             continue
         resources += service.configure(context)
-        supervised = service.supervise(context)
         if not context.layout.binary(service.binary).exists():
-            what = "not started" if supervised else "configuration written, but"
+            what = "not started" if service.supervise else "configuration written, but"
             run.notes.append(f"{service.name}: {what}, this package has no "
                              f"{context.layout.install_dir}/{service.binary}")
-            continue
-        if supervised:  # configuration-only services (gitlab-rails, gitlab-shell) have none
-            resources += supervised
+        elif service.supervise:  # configuration-only services (gitlab-rails, gitlab-shell)
+            resources += service.runit_resources(context)  # have no runit service
             runnable.append(service)
     resources += [runit.enable_step(context.layout, service.name) for service in runnable]
     resources.append(runit.start_supervisor_step(context.layout))

@@ -82,7 +82,11 @@ class Service:
     section: str  # the gitlab.rb / attributes key that enables it
     binary: str  # relative to the install dir
     configure: Callable[[Context], list]
-    supervise: Callable[[Context], list] = lambda context: []
+    supervise: Callable[[Context], list] | None = None  # None: configuration only
     after_start: Callable[[Context], list] = lambda context: []
     #: warnings to give after the service was sent a changed configuration (HUP or restart)
     after_reload: Callable[[Context], list[str]] = lambda context: []
+
+    def runit_resources(self, context: Context) -> list:
+        """The runit service directory's resources; none for configuration-only services."""
+        return self.supervise(context) if self.supervise else []

@@ -41,7 +41,7 @@ def service_files(context: Context) -> list[File]:
     """The Files of every service's configuration and runit directory."""
     files = []
     for service in SERVICES.values():
-        files += [r for r in service.configure(context) + service.supervise(context)
+        files += [r for r in service.configure(context) + service.runit_resources(context)
                   if isinstance(r, File)]
     return files
 

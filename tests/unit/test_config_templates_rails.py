@@ -30,7 +30,7 @@ def files(settings: dict | None = None) -> dict[Path, File]:
 
 def resources(name: str, settings: dict | None = None) -> list:
     context = make_context(settings)
-    return SERVICES[name].configure(context) + SERVICES[name].supervise(context)
+    return SERVICES[name].configure(context) + SERVICES[name].runit_resources(context)
 
 
 def load(settings: dict | None, path: Path) -> dict:
