@@ -18,8 +18,9 @@ from typing import Any
 from builder.keys import KeyRecord
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file and rename, so readers never see half a file."""
+def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write through a temporary file and rename, so readers never see half a file; `mode`
+    is set before the rename (a temporary file starts as 0600)."""
     import tempfile  # only writers need it; plans that only read stay quick to start
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,6 +28,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+        if mode is not None:
+            os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

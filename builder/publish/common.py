@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from builder import cache
 from builder.errors import BuilderError
 from builder.packaging.meta import Signing
 from builder.packaging.signing import sign_bytes
@@ -68,20 +69,11 @@ def file_digests(path: Path) -> dict[str, str]:
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> bool:
     """Write `path` through a temporary file and a rename; False (nothing written) when it
-    already holds exactly `data`."""
+    already holds exactly `data`, so an unchanged index keeps its bytes and mtime."""
     try:
         if path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    cache.write_atomic(path, data, mode)
     return True
