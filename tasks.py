@@ -45,7 +45,7 @@ def signing_env() -> dict[str, str]:
 })
 def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12",
           arch: str = "amd64") -> None:
-    """Plan, fetch and build a project's software, then package it into pkg/."""
+    """Plan, fetch and build a project's software, package it into pkg/, publish it into repo/."""
     start = time.monotonic()
     target = f"{project} --platform {platform} --arch {arch}"
     print(f"==> build plan of {project} on {platform}/{arch}")
