@@ -69,11 +69,20 @@ def file_digests(path: Path) -> dict[str, str]:
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> bool:
     """Write `path` through a temporary file and a rename; False (nothing written) when it
-    already holds exactly `data`, so an unchanged index keeps its bytes and mtime."""
+    already holds exactly `data`, so an unchanged index keeps its bytes and mtime.
+
+    A changed file always gets a later whole-second mtime than the one it replaces: HTTP's
+    Last-Modified has one-second resolution, and a client that fetched the old file within
+    the same second would otherwise be told "304 Not Modified" and miss the new one."""
     try:
-        if path.read_bytes() == data:
-            return False
+        current = path.read_bytes()
+        previous = path.stat().st_mtime
     except FileNotFoundError:
-        pass
+        current, previous = None, None
+    if current == data:
+        return False
     cache.write_atomic(path, data, mode)
+    if previous is not None and int(path.stat().st_mtime) <= int(previous):
+        later = int(previous) + 1
+        os.utime(path, (later, later))
     return True

@@ -307,3 +307,17 @@ def test_a_new_signing_key_signs_the_unchanged_indexes_again(published, debs, tm
                     dists / "InRelease")
     assert verified.returncode == 0, verified.stderr
     assert rekeyed.signing.key[-16:] in verified.stderr.replace(" ", "")
+
+
+def test_a_changed_index_is_newer_to_http_than_the_one_it_replaces(tmp_path):
+    """Last-Modified has whole seconds: a file replaced within the same second must still
+    look modified, or a client's If-Modified-Since gets 304 and misses the new index."""
+    from builder.publish.common import write_atomic
+
+    path = tmp_path / "InRelease"
+    write_atomic(path, b"first")
+    first = int(path.stat().st_mtime)
+    write_atomic(path, b"second")
+    assert int(path.stat().st_mtime) > first
+    before = path.stat().st_mtime
+    assert write_atomic(path, b"second") is False and path.stat().st_mtime == before
