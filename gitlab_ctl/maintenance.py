@@ -161,16 +161,12 @@ def runsv_pids(layout: Layout, names: list[str]) -> list[int]:
     """The runsv processes supervising these services (runsv runs in the service's dir)."""
     wanted = {str((layout.sv_dir / name).resolve()) for name in names}
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid, _argv in runit.processes(b"runsv"):
         try:
-            program = (entry / "cmdline").read_bytes().split(b"\0")[0]
-            directory = os.readlink(entry / "cwd")
+            if os.readlink(f"/proc/{pid}/cwd") in wanted:
+                found.append(pid)
         except OSError:
             continue
-        if program.endswith(b"runsv") and directory in wanted:
-            found.append(int(entry.name))
     return found
 
 

@@ -226,8 +226,8 @@ def disable_step(layout: Layout, name: str) -> Step:
     return Step(f"runit_service[{name}] disable", check, apply)
 
 
-def _runsvdir_pids(layout: Layout) -> Iterator[int]:
-    wanted = str(layout.service_dir).encode()
+def processes(program: bytes) -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, argv) of every running process whose program path ends with `program`."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -235,8 +235,13 @@ def _runsvdir_pids(layout: Layout) -> Iterator[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0].endswith(b"runsvdir") and wanted in argv:
-            yield int(entry.name)
+        if argv[0].endswith(program):
+            yield int(entry.name), argv
+
+
+def _runsvdir_pids(layout: Layout) -> Iterator[int]:
+    wanted = str(layout.service_dir).encode()
+    return (pid for pid, argv in processes(b"runsvdir") if wanted in argv)
 
 
 def supervisor_running(layout: Layout) -> bool:
