@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 @dataclass
@@ -77,3 +81,32 @@ def refused_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+class _QuietFileHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep test and bench output clean
+        return None
+
+
+@contextmanager
+def serving_directory(directory: Path, address: str = "127.0.0.1") -> Iterator[str]:
+    """`directory` as static files over HTTP on `address` (loopback unless told); yields
+    the URL of its root."""
+    handler = functools.partial(_QuietFileHandler, directory=str(directory))
+    server = ThreadingHTTPServer((address, 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{address}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def docker_bridge_gateway() -> str:
+    """This machine's address on docker's default bridge: reachable from its containers,
+    unlike loopback, without `--network host`."""
+    import subprocess
+
+    return subprocess.run(["docker", "network", "inspect", "bridge", "-f",
+                           "{{range .IPAM.Config}}{{.Gateway}}{{end}}"], capture_output=True,
+                          text=True, check=True).stdout.strip()

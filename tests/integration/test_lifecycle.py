@@ -29,9 +29,8 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -41,6 +40,7 @@ from builder.loader import load_catalog
 from builder.packaging.meta import Signing
 from builder.publish import PublishSettings, publisher
 from tests.conftest import REPO, Root
+from tests.httpserver import docker_bridge_gateway, serving_directory
 from tests.packaging_helpers import make_gpg_key
 
 pytestmark = pytest.mark.integration
@@ -138,39 +138,24 @@ def packages(tmp_path_factory) -> dict[str, Path]:
     return found
 
 
-def bridge_gateway() -> str:
-    """This machine's address on docker's default bridge: reachable from its containers."""
-    return docker("network", "inspect", "bridge", "-f",
-                  "{{range .IPAM.Config}}{{.Gateway}}{{end}}").stdout.strip()
-
-
 class Repository:
     """A signed apt repository, served over HTTP while the module runs."""
 
     def __init__(self, root: Path, home: Path) -> None:
         self.root = root
-        handler = functools.partial(_QuietHandler, directory=str(root))
-        self.server = ThreadingHTTPServer((bridge_gateway(), 0), handler)
-        host, port = self.server.server_address[:2]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.stack = ExitStack()
+        url = self.stack.enter_context(serving_directory(root, docker_bridge_gateway()))
         self.settings = PublishSettings(
             repo_root=root, platform=load_catalog(REPO).platforms["debian-12"],
             signing=Signing(make_gpg_key(home), home), date=int(time.time()),
-            base_url=f"http://{host}:{port}/")
+            base_url=f"{url}/")
         self.log: list[str] = []
 
     def publish(self, *debs: Path):
         return publisher("deb")(list(debs), self.settings, self.log.append)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        return None
+        self.stack.close()
 
 
 @pytest.fixture(scope="module")

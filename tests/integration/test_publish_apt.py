@@ -5,12 +5,9 @@ signed by another key."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,29 +19,11 @@ from builder.packaging.meta import Signing
 from builder.publish import PublishSettings, apt, aptindex
 from builder.version import PackageVersion
 from tests.conftest import REPO
+from tests.httpserver import serving_directory
 from tests.packaging_helpers import EPOCH, make_gpg_key, toy_meta, toy_stage
 
 pytestmark = pytest.mark.integration
 PACKAGES = "dists/bookworm/main/binary-amd64/Packages"
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # keep test output clean
-        return None
-
-
-@contextmanager
-def serving(directory: Path) -> Iterator[str]:
-    """`directory` over HTTP on loopback; yields its URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -117,7 +96,7 @@ def test_apt_installs_from_the_repository_and_refuses_tampering_and_other_keys(
                                                  depends=()), tmp_path / "pkg")
               for version in ("1.2.3", "1.2.4", "1.2.5")}
     www = tmp_path / "www"
-    with serving(www) as url:
+    with serving_directory(www) as url:
         good = PublishSettings(www / "good", platform, signers[0], EPOCH, f"{url}/good")
         other = PublishSettings(www / "other", platform, signers[1], EPOCH, f"{url}/other")
         apt.publish([builds["1.2.3"]], good, lambda _line: None)

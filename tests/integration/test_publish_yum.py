@@ -12,13 +12,10 @@ first, and rpm runs toy's scriptlets with it inside the root.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import platform
 import shutil
 import subprocess
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -31,6 +28,7 @@ from builder.publish.common import detached_signature
 from builder.publish.yum import publish
 from builder.stage import make_stage
 from tests.conftest import REPO
+from tests.httpserver import serving_directory
 from tests.packaging_helpers import make_gpg_key, toy_meta, toy_stage
 
 pytestmark = pytest.mark.integration
@@ -38,22 +36,12 @@ RPM_ARCH = {"x86_64": "x86_64", "aarch64": "aarch64"}.get(platform.machine(), "x
 DATE = 1717200000
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # keep test output clean
-        return None
-
-
 @pytest.fixture
 def server(tmp_path):
     root = tmp_path / "served"
     root.mkdir()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0),
-                                functools.partial(_QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving_directory(root) as url:
+        yield root, url
 
 
 def _shell_files() -> tuple[ExtraFile, ...]:
