@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -52,7 +53,10 @@ def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12
     c.run(f"{VENV_BIN}/omnibus plan {target}")
     print("\n==> fetch, build and package (logs: cache/logs/, artifacts: cache/artifacts/)")
     c.run(f"{VENV_BIN}/omnibus build {target}")
-    print(f"\n==> publish into the local signed repository repo/{platform}/")
+    # The local repository is made anew from pkg/: a rebuilt package keeps its version, and a
+    # repository (rightly) refuses a different file under a version it already serves.
+    print(f"\n==> publish into the local signed repository repo/{platform}/ (made anew)")
+    shutil.rmtree(Path("repo") / platform, ignore_errors=True)
     c.run(f"{VENV_BIN}/omnibus publish {project} --platform {platform} --repo repo",
           env=signing_env())
     print(f"\n==> done in {time.monotonic() - start:.0f} s.\n"

@@ -14,13 +14,10 @@ with its time; exits 1 at the first failed check.
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import subprocess
 import sys
-import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from builder.images import ensure_base  # noqa: E402
 from builder.loader import load_catalog  # noqa: E402
+from tests.httpserver import docker_bridge_gateway, serving_directory  # noqa: E402
 
 CHECKS = {
     "services run (gitlab-ctl status)": "gitlab-ctl status",
@@ -57,24 +55,6 @@ def in_container(name: str, script: str, check: bool = True) -> str:
     return result.stdout
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args) -> None:
-        pass
-
-
-def serve(directory: Path, address: str) -> ThreadingHTTPServer:
-    handler = functools.partial(QuietHandler, directory=str(directory))
-    server = ThreadingHTTPServer((address, 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def bridge_gateway() -> str:
-    result = run(["docker", "network", "inspect", "bridge", "--format",
-                  "{{(index .IPAM.Config 0).Gateway}}"], check=True)
-    return result.stdout.strip()
-
-
 def publish_next(project: str, repo: Path) -> None:
     """Package the cached artifacts again as a nightly (N+1) and publish it."""
     out = ROOT / "cache" / "e2e-next"
@@ -82,8 +62,10 @@ def publish_next(project: str, repo: Path) -> None:
            "CI_COMMIT_SHA": "e2e0" * 10}
     for verb in (["package", project, "--out", str(out)],
                  ["publish", project, "--from", str(out), "--repo", str(repo)]):
-        subprocess.run([f"{ROOT}/.venv/bin/omnibus", *verb, "--root", str(ROOT)], check=True,
-                       env=env)
+        if subprocess.run([f"{ROOT}/.venv/bin/omnibus", *verb, "--root", str(ROOT)],
+                          env=env).returncode != 0:
+            raise SystemExit(f"e2e: `omnibus {verb[0]}` of N+1 failed (its error is above); "
+                             "if the sources changed since the last build, run ./dev build")
 
 
 def built_version(project: str) -> str:
@@ -111,16 +93,14 @@ def main() -> int:
     repo_dir = args.repo.resolve() / platform.id
     if not (repo_dir / "dists").is_dir():
         raise SystemExit(f"e2e: no repository in {repo_dir}; run ./dev build first")
-    server = serve(args.repo.resolve(), bridge_gateway())
-    url = f"http://{server.server_address[0]}:{server.server_address[1]}/{platform.id}"
     base = ensure_base(platform, "amd64", lambda *_args, **_kw: None)
-    name = run(["docker", "run", "-d", "-v", f"{repo_dir}:/repo:ro", base, "sleep",
-                "infinity"], check=True).stdout.strip()
-    try:
-        return scenario(name, url, args, started)
-    finally:
-        run(["docker", "rm", "-f", name])
-        server.shutdown()
+    with serving_directory(args.repo.resolve(), docker_bridge_gateway()) as root_url:
+        name = run(["docker", "run", "-d", "-v", f"{repo_dir}:/repo:ro", base, "sleep",
+                    "infinity"], check=True).stdout.strip()
+        try:
+            return scenario(name, f"{root_url}/{platform.id}", args, started)
+        finally:
+            run(["docker", "rm", "-f", name])
 
 
 def scenario(name: str, url: str, args: argparse.Namespace, started: float) -> int:
