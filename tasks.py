@@ -39,6 +39,15 @@ def signing_env() -> dict[str, str]:
     return {"GNUPGHOME": str(home), "OMNIBUS_SIGN_KEY": LOCAL_KEY}
 
 
+def package_formats(platform: str) -> list[str]:
+    """The platform's own format first; deb platforms get rpm packages as well (for rpm hosts
+    whose glibc is as new as the platform's), rpm platforms have no apt codename."""
+    from builder.loader import load_catalog
+
+    own = load_catalog(Path.cwd()).platforms[platform].package_format
+    return ["deb", "rpm"] if own == "deb" else [own]
+
+
 @task(help={
     "project": f"project to build (default: {DEFAULT_PROJECT})",
     "platform": "platform id (default: debian-12)",
@@ -49,19 +58,25 @@ def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12
     """Plan, fetch and build a project's software, package it into pkg/, publish it into repo/."""
     start = time.monotonic()
     target = f"{project} --platform {platform} --arch {arch}"
+    formats = package_formats(platform)
     print(f"==> build plan of {project} on {platform}/{arch}")
     c.run(f"{VENV_BIN}/omnibus plan {target}")
-    print("\n==> fetch, build and package (logs: cache/logs/, artifacts: cache/artifacts/)")
-    c.run(f"{VENV_BIN}/omnibus build {target}")
-    # The local repository is made anew from pkg/: a rebuilt package keeps its version, and a
-    # repository (rightly) refuses a different file under a version it already serves.
-    print(f"\n==> publish into the local signed repository repo/{platform}/ (made anew)")
-    shutil.rmtree(Path("repo") / platform, ignore_errors=True)
-    c.run(f"{VENV_BIN}/omnibus publish {project} --platform {platform} --repo repo",
-          env=signing_env())
+    print(f"\n==> fetch, build and package as {' and '.join(formats)} "
+          "(logs: cache/logs/, artifacts: cache/artifacts/)")
+    c.run(f"{VENV_BIN}/omnibus build {target} --format {','.join(formats)}")
+    # The local repositories are made anew from pkg/: a rebuilt package keeps its version, and
+    # a repository (rightly) refuses a different file under a version it already serves.
+    repos = [platform if fmt == formats[0] else f"{platform}-{fmt}" for fmt in formats]
+    for fmt, repo in zip(formats, repos, strict=True):
+        print(f"\n==> publish the {fmt} packages into the signed repository repo/{repo}/ "
+              "(made anew)")
+        shutil.rmtree(Path("repo") / repo, ignore_errors=True)
+        c.run(f"{VENV_BIN}/omnibus publish {project} --platform {platform} --format {fmt} "
+              "--repo repo", env=signing_env())
     print(f"\n==> done in {time.monotonic() - start:.0f} s.\n"
           "  packages, with .sha256, .size, .metadata.json, license status, SBOM: pkg/\n"
-          f"  signed repository (key, .list/.sources or .repo for clients): repo/{platform}/\n"
+          f"  signed repositories (key, .list/.sources or .repo for clients): "
+          f"{', '.join(f'repo/{repo}/' for repo in repos)}\n"
           "  build logs: cache/logs/; artifacts: cache/artifacts/\n"
           "next: `./dev e2e` installs it from the repository in a clean container, checks "
           "the services and upgrades it;\n      or `apt-get install ./pkg/NAME.deb` here.")

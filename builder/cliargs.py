@@ -182,13 +182,16 @@ def _add_publish_verb(verbs: argparse._SubParsersAction) -> None:
         description="Add a project's packages (by default every version and arch of it in "
         "ROOT/pkg for the platform) to REPO/<platform>/: an apt repository for deb "
         "platforms, a yum/dnf repository for rpm ones, with signed indexes, the public key "
-        "and source snippets for clients. Publishing a package again changes nothing.",
+        "and source snippets for clients. Packages of the other format (--format) go to "
+        "REPO/<platform>-<format>/. Publishing a package again changes nothing.",
     )
     publish.add_argument("project", help="project name (see 'omnibus list projects')")
     publish.add_argument("packages", nargs="*", type=Path, metavar="PACKAGE",
                          help="package files (default: the project's in --from)")
     publish.add_argument("--platform", default="debian-12",
                          help="platform id (default: debian-12)")
+    publish.add_argument("--format", choices=("deb", "rpm"), default=None,
+                         help="which packages, hence apt or yum (default: the platform's)")
     publish.add_argument("--repo", type=Path, required=True, metavar="DIR",
                          help="repositories root; this platform's is DIR/<platform>")
     publish.add_argument("--from", dest="source", type=Path, default=None, metavar="DIR",

@@ -2,7 +2,8 @@
 
 Without package files on the command line it takes every package in the packages directory
 (default ROOT/pkg) whose .metadata.json names the project and the platform, all versions
-and arches; the platform's package format decides the repository kind (apt or yum).
+and arches; the package format (--format, default the platform's) decides the repository
+kind: apt for deb, yum for rpm.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from builder.publish.common import export_key
 EXTENSIONS = {"deb": ".deb", "rpm": ".rpm"}
 
 
-def packages_for(out_dir: Path, project: str, platform: Platform) -> list[Path]:
-    """Packages in `out_dir` whose metadata names this project and platform."""
+def packages_for(out_dir: Path, project: str, platform: Platform,
+                 package_format: str) -> list[Path]:
+    """Packages in `out_dir` of this format whose metadata names this project and platform."""
     found = []
     for sidecar in sorted(out_dir.glob("*.metadata.json")):
         try:
@@ -33,33 +35,34 @@ def packages_for(out_dir: Path, project: str, platform: Platform) -> list[Path]:
             continue
         package = out_dir / str(meta.get("basename", ""))
         if meta.get("name") == project and meta.get("platform") == platform.id and \
-                package.suffix == EXTENSIONS[platform.package_format] and package.is_file():
+                package.suffix == EXTENSIONS[package_format] and package.is_file():
             found.append(package)
     return found
 
 
 def _chosen_packages(args: argparse.Namespace, catalog: Catalog, platform: Platform,
-                     out_dir: Path) -> list[Path]:
+                     package_format: str, out_dir: Path) -> list[Path]:
     if args.packages:
-        wanted = EXTENSIONS[platform.package_format]
+        wanted = EXTENSIONS[package_format]
         for package in args.packages:
             if not package.is_file():
                 raise UsageError(f"{package}: no such package file",
                                  hint="give .deb/.rpm files, or none to take them from --from")
             if package.suffix != wanted:
-                raise UsageError(f"{package}: {platform.id} publishes {wanted} packages",
-                                 hint=f"publish it with --platform of a {package.suffix[1:]} "
-                                 "platform")
+                raise UsageError(f"{package}: {platform.id}'s {package_format} repository "
+                                 f"takes {wanted} files",
+                                 hint=f"publish it with --format {package.suffix[1:]}")
         return list(args.packages)
     if args.project not in catalog.projects:
         raise UsageError(f"unknown project '{args.project}'",
                          hint=f"projects: {', '.join(sorted(catalog.projects))}")
-    found = packages_for(out_dir, catalog.projects[args.project].name, platform)
+    found = packages_for(out_dir, catalog.projects[args.project].name, platform,
+                         package_format)
     if not found:
-        raise UsageError(f"no {platform.package_format} package of {args.project} for "
+        raise UsageError(f"no {package_format} package of {args.project} for "
                          f"{platform.id} in {out_dir}",
                          hint=f"build one first: omnibus build {args.project} --platform "
-                         f"{platform.id}")
+                         f"{platform.id} --format {package_format}")
     return found
 
 
@@ -71,15 +74,17 @@ def run_publish(catalog: Catalog, args: argparse.Namespace) -> str:
                          hint="pass --sign-key KEY or set OMNIBUS_SIGN_KEY (GNUPGHOME and "
                          "GPG_PASSPHRASE are honoured)")
     out_dir = (args.source or _root(args) / "pkg").resolve()
-    packages = _chosen_packages(args, catalog, platform, out_dir)
+    package_format = args.format or platform.package_format
+    packages = _chosen_packages(args, catalog, platform, package_format, out_dir)
     export_key(signing, armor=True)  # a key gpg does not know fails here, before any write
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     settings = PublishSettings(repo_root=args.repo.resolve(), platform=platform,
                                signing=signing, base_url=args.base_url,
+                               package_format=package_format,
                                date=int(epoch) if epoch and args.reproducible else int(time.time()))
     started = time.monotonic()
-    result = publisher(platform.package_format)(packages, settings, print)
-    lines = [f"{platform.id}: {len(result.added)} added, {len(result.unchanged)} already "
+    result = publisher(package_format)(packages, settings, print)
+    lines = [f"{settings.name}: {len(result.added)} added, {len(result.unchanged)} already "
              f"published, in {time.monotonic() - started:.1f} s; repository {result.repo_dir}"]
     lines += [f"  client file: {path}" for path in result.client_files]
     return "\n".join(lines)

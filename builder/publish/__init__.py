@@ -1,9 +1,11 @@
 """Publishing packages into signed repositories: apt for deb platforms, yum/dnf for rpm.
 
-One repository per platform, `<repo_root>/<platform id>/`, holding every version and arch
-published to it. One interface, a plain dict: `PUBLISHERS[format](packages, settings,
-report)`. Publishing the same file again changes nothing; a client never sees a
-half-written index (the format modules say how); every index is signed.
+One repository per platform and format, holding every version and arch published to it:
+`<repo_root>/<platform id>/` for the platform's own format, `<repo_root>/<platform id>-<format>/`
+for the other (debian-12's rpm packages, for rpm hosts whose glibc is as new as Debian 12's).
+One interface, a plain dict: `PUBLISHERS[format](packages, settings, report)`. Publishing
+the same file again changes nothing; a client never sees a half-written index (the format
+modules say how); every index is signed.
 """
 
 from __future__ import annotations
@@ -25,13 +27,25 @@ class PublishSettings:
     signing: Signing  # repositories are always signed
     date: int  # seconds since the epoch, for the indexes' dates (Release's Date:)
     base_url: str = "http://localhost/"  # where clients reach repo_root, for their snippets
+    package_format: str = ""  # deb or rpm; empty means the platform's own
+
+    @property
+    def format(self) -> str:
+        return self.package_format or self.platform.package_format
+
+    @property
+    def name(self) -> str:
+        """The repository's directory under repo_root, and its id in client snippets."""
+        if self.format == self.platform.package_format:
+            return self.platform.id
+        return f"{self.platform.id}-{self.format}"
 
     @property
     def repo_dir(self) -> Path:
-        return self.repo_root / self.platform.id
+        return self.repo_root / self.name
 
     def url(self) -> str:
-        return self.base_url.rstrip("/") + "/" + self.platform.id
+        return self.base_url.rstrip("/") + "/" + self.name
 
 
 @dataclass(frozen=True)

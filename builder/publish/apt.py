@@ -96,7 +96,7 @@ def publish(packages: Sequence[Path], settings: PublishSettings,
         incoming = [read_incoming(Path(path), settings.platform) for path in packages]
         added, unchanged = sort_out(incoming, pool, repo)
         key_id, client_files = _write_client_files(repo, settings, codename)
-        say = _prefixed(report, settings.platform.id)
+        say = _prefixed(report, settings.name)
         for item in added:
             _place(item.source, repo / item.pool_path)
             pool[item.pool_path] = item.entry
@@ -114,9 +114,6 @@ def _prefixed(report: Report, prefix: str) -> Report:
 
 
 def _codename(platform: Platform) -> str:
-    if platform.package_format != "deb":
-        raise BuilderError(f"platform {platform.id} makes {platform.package_format} packages, "
-                           "not .deb", hint="apt repositories are for deb platforms")
     if not platform.codename:
         raise BuilderError(f"platform {platform.id} has no codename, which names its apt "
                            "repository's suite", hint=f"add `codename:` to {platform.file}")

@@ -81,9 +81,9 @@ def publish(packages: Sequence[Path], settings: PublishSettings,
         added, unchanged = _plan(incoming, stored)
         for item in added:
             stored[item.href] = _copy_in(item, repo, settings.date)
-            report(f"{settings.platform.id}: added {item.href}")
+            report(f"{settings.name}: added {item.href}")
         for name in unchanged:
-            report(f"{settings.platform.id}: {name} is already published, unchanged")
+            report(f"{settings.name}: {name} is already published, unchanged")
         key = export_key(settings.signing, armor=True)
         _write_metadata(repo, sorted(stored.values(), key=lambda p: p.href), key, settings,
                         report)
@@ -233,7 +233,7 @@ def _write_metadata(repo: Path, packages: list[RepoPackage], key: bytes,
     repodata = repo / "repodata"
     files = metadata_files(packages)
     if _up_to_date(repodata, files, key):
-        report(f"{settings.platform.id}: metadata unchanged ({len(packages)} packages)")
+        report(f"{settings.name}: metadata unchanged ({len(packages)} packages)")
         return
     for file in files:
         write_atomic(repo / file.href, file.data)
@@ -246,7 +246,7 @@ def _write_metadata(repo: Path, packages: list[RepoPackage], key: bytes,
     write_atomic(repodata / "repomd.xml", index)
     write_atomic(repodata / "repomd.xml.asc", signature)
     _prune(repodata, {file.href for file in files} | previous)
-    report(f"{settings.platform.id}: metadata written and signed ({len(packages)} packages, "
+    report(f"{settings.name}: metadata written and signed ({len(packages)} packages, "
            f"revision {settings.date})")
 
 
@@ -262,8 +262,8 @@ def _prune(repodata: Path, keep: set[str]) -> None:
 def repo_snippet(settings: PublishSettings) -> str:
     """The .repo file clients drop into /etc/yum.repos.d/."""
     url = settings.url()
-    return (f"[gitlab-{settings.platform.id}]\n"
-            f"name=GitLab packages for {settings.platform.id}\n"
+    return (f"[gitlab-{settings.name}]\n"
+            f"name=GitLab packages for {settings.name}\n"
             f"baseurl={url}\n"
             "enabled=1\n"
             "gpgcheck=1\n"

@@ -24,8 +24,10 @@ def test_packages_are_chosen_by_their_metadata(root, tmp_path):
     sidecar(tmp_path, "demo_1.0-0_amd64-el.deb", "demo", "el-9")
     sidecar(tmp_path, "other_1.0-0_amd64.deb", "other", "debian-12")
     sidecar(tmp_path, "demo-1.0-0.el9.x86_64.rpm", "demo", "debian-12")
-    assert [p.name for p in packages_for(tmp_path, "demo", platform)] == [
+    assert [p.name for p in packages_for(tmp_path, "demo", platform, "deb")] == [
         "demo_1.0-0_amd64.deb", "demo_1.1-0_arm64.deb"]
+    assert [p.name for p in packages_for(tmp_path, "demo", platform, "rpm")] == [
+        "demo-1.0-0.el9.x86_64.rpm"]
 
 
 def test_publishing_without_a_key_is_refused_and_writes_nothing(root, tmp_path, capsys,
@@ -41,7 +43,7 @@ def test_publishing_without_a_key_is_refused_and_writes_nothing(root, tmp_path, 
 
 @pytest.mark.parametrize(("files", "message"), [
     (["missing.deb"], "no such package file"),
-    (["x.rpm"], "debian-12 publishes .deb packages"),
+    (["x.rpm"], "debian-12's deb repository takes .deb files"),
 ])
 def test_bad_package_arguments_are_refused(root, tmp_path, capsys, files, message):
     root.software("zlib")

@@ -217,6 +217,19 @@ def test_repomd_is_signed_and_the_client_files_point_at_the_repository(packages,
     assert snippet.name.endswith(".repo") and lines[0].startswith("[")
 
 
+def test_rpm_packages_of_a_deb_platform_get_their_own_repository(packages, signing, tmp_path):
+    debian = load_catalog(REPO).platforms["debian-12"]
+    settings = PublishSettings(tmp_path / "repo", debian, signing, DATE,
+                               base_url="http://repo.example.test/", package_format="rpm")
+    result = run(packages[:1], settings)
+    assert result.repo_dir == tmp_path / "repo" / "debian-12-rpm"
+    assert (result.repo_dir / "repodata" / "repomd.xml.asc").is_file()
+    snippet = (result.repo_dir / "gitlab.repo").read_text().splitlines()
+    assert snippet[0] == "[gitlab-debian-12-rpm]"
+    assert "baseurl=http://repo.example.test/debian-12-rpm" in snippet
+    assert not (tmp_path / "repo" / "debian-12").exists()
+
+
 def test_publishing_the_same_files_again_changes_nothing(packages, settings):
     run(packages, settings)
     before = snapshot(settings.repo_dir)
