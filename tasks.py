@@ -20,7 +20,7 @@ DEFAULT_PROJECT = "gitlab-local"
 VENV_BIN = ".venv/bin"
 #: Where `./dev build` keeps the key that signs its local repository (repo/), unless
 #: OMNIBUS_SIGN_KEY names the release team's own.
-LOCAL_GNUPG = Path("cache/gnupg")
+LOCAL_GNUPG = Path(__file__).resolve().parent / "cache" / "gnupg"
 LOCAL_KEY = "local-repository@omnibus.invalid"
 
 
@@ -63,7 +63,9 @@ def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12
     c.run(f"{VENV_BIN}/omnibus plan {target}")
     print(f"\n==> fetch, build and package as {' and '.join(formats)} "
           "(logs: cache/logs/, artifacts: cache/artifacts/)")
-    c.run(f"{VENV_BIN}/omnibus build {target} --format {','.join(formats)}")
+    # Signed with the repository's key: dnf checks package signatures (gpgcheck=1).
+    c.run(f"{VENV_BIN}/omnibus build {target} --format {','.join(formats)}",
+          env=signing_env())
     # The local repositories are made anew from pkg/: a rebuilt package keeps its version, and
     # a repository (rightly) refuses a different file under a version it already serves.
     repos = [platform if fmt == formats[0] else f"{platform}-{fmt}" for fmt in formats]

@@ -111,7 +111,8 @@ def build(stage: Stage, meta: PackageMeta, out_dir: Path) -> Path:
             ("debian-binary", b"2.0\n"), (f"control.tar{suffix}", control),
             (f"data.tar{suffix}", data_path)]
         if meta.signing is not None:
-            parts.append(("_gpgorigin", signing.sign_parts(meta.signing, parts, armor=True)))
+            parts.append(("_gpgorigin", signing.sign_parts(meta.signing, parts, armor=True,
+                                                                signed_at=meta.epoch)))
         partial = Path(scratch) / "package.deb"
         with partial.open("wb") as out:
             out.write(b"!<arch>\n")

@@ -213,7 +213,7 @@ def _signature_header(meta: PackageMeta, header: bytes, payload_path: Path,
         tags[SIG_SIZE] = (INT32, [size])
         tags[SIG_PAYLOADSIZE] = (INT32, [uncompressed])
     if meta.signing is not None:
-        tags[SIG_RSA] = (BIN, signing.sign_bytes(meta.signing, header))
+        tags[SIG_RSA] = (BIN, signing.sign_bytes(meta.signing, header, signed_at=meta.epoch))
     signature = encode_header(tags, REGION_SIGNATURES)
     return signature + b"\0" * (-len(signature) % 8)
 

@@ -12,11 +12,30 @@ from builder.errors import BuilderError
 from builder.packaging.meta import Signing
 
 
-def _command(signing: Signing, armor: bool, passphrase_file: str | None) -> list[str]:
-    command = ["gpg", "--batch", "--no-tty", "--yes", "--detach-sign", "--digest-algo",
+def _gpg(signing: Signing) -> list[str]:
+    home = [] if signing.gnupg_home is None else ["--homedir", str(signing.gnupg_home)]
+    return ["gpg", *home, "--batch", "--no-tty"]
+
+
+def key_created(signing: Signing) -> int:
+    """When the newest of the key's (sub)keys was made: a signature must not predate it."""
+    listed = subprocess.run([*_gpg(signing), "--with-colons", "--list-secret-keys",
+                             signing.key], capture_output=True, text=True)
+    times = [int(fields[5]) for line in listed.stdout.splitlines()
+             if (fields := line.split(":"))[0] in ("sec", "ssb") and fields[5].isdigit()]
+    return max(times, default=0)
+
+
+def _command(signing: Signing, armor: bool, passphrase_file: str | None,
+             signed_at: int | None) -> list[str]:
+    command = [*_gpg(signing), "--yes", "--detach-sign", "--digest-algo",
                "sha256", "--local-user", signing.key, "--output", "-"]
-    if signing.gnupg_home is not None:
-        command[1:1] = ["--homedir", str(signing.gnupg_home)]
+    if signed_at is not None:
+        # The signature's own timestamp is part of the package: fixing it keeps a signed
+        # package bit-identical across builds (never earlier than the key, which verifiers
+        # refuse).
+        frozen = max(signed_at, key_created(signing))
+        command += ["--faked-system-time", f"{frozen}!", "--ignore-time-conflict"]
     if armor:
         command.append("--armor")
     if passphrase_file is not None:
@@ -35,8 +54,9 @@ def _chunks(parts: Iterable[tuple[str, bytes | Path]]) -> Iterable[bytes]:
 
 
 def sign_parts(signing: Signing, parts: Iterable[tuple[str, bytes | Path]],
-               armor: bool = False) -> bytes:
-    """A detached signature over the concatenation of `parts`."""
+               armor: bool = False, signed_at: int | None = None) -> bytes:
+    """A detached signature over the concatenation of `parts`, made at `signed_at` (seconds
+    since the epoch) or later if the key is newer; at the current time if None."""
     with tempfile.TemporaryDirectory(prefix="omnibus-sign-") as scratch:
         passphrase_file = None
         if signing.passphrase is not None:
@@ -44,7 +64,7 @@ def sign_parts(signing: Signing, parts: Iterable[tuple[str, bytes | Path]],
             with open(os.open(passphrase_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as out:
                 out.write(signing.passphrase)
         try:
-            process = subprocess.Popen(_command(signing, armor, passphrase_file),
+            process = subprocess.Popen(_command(signing, armor, passphrase_file, signed_at),
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE)
         except FileNotFoundError as error:
@@ -64,5 +84,6 @@ def sign_parts(signing: Signing, parts: Iterable[tuple[str, bytes | Path]],
     return signature
 
 
-def sign_bytes(signing: Signing, data: bytes, armor: bool = False) -> bytes:
-    return sign_parts(signing, [("data", data)], armor)
+def sign_bytes(signing: Signing, data: bytes, armor: bool = False,
+               signed_at: int | None = None) -> bytes:
+    return sign_parts(signing, [("data", data)], armor, signed_at)

@@ -222,6 +222,12 @@ def test_signatures_verify_with_rpm_and_gpg(built, tmp_path):
                                str(parts / "_gpgorigin"), "-"], input=signed_data,
                               capture_output=True)
     assert verified.returncode == 0, verified.stderr
+    # The signature's time is fixed (SOURCE_DATE_EPOCH, or the key's creation if later), so a
+    # signed package is as reproducible as an unsigned one.
+    again = package(built["root"], built["cache"], tmp_path / "signed-again", "--sign-key", key,
+                    env={"GNUPGHOME": str(home)})
+    for suffix in (".deb", ".rpm"):
+        assert again[suffix].read_bytes() == signed[suffix].read_bytes(), suffix
 
 
 def docker(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
