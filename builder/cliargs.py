@@ -17,8 +17,8 @@ EPILOG = """\
 examples:
   omnibus list                                   every software, project and platform
   omnibus show openssl                           one definition, as loaded
-  omnibus graph gitlab-here --format dot | dot -Tsvg > graph.svg
-  omnibus plan gitlab-here --platform debian-12 --arch amd64
+  omnibus graph gitlab-local --format dot | dot -Tsvg > graph.svg
+  omnibus plan gitlab-local --platform debian-12 --arch amd64
 """
 
 

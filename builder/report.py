@@ -34,7 +34,8 @@ def format_list(catalog: Catalog, kinds: Sequence[str]) -> str:
                                                                 key=lambda s: s.name)]
         sections.append(f"software ({len(rows)}):\n" + table(("NAME", "VERSION", "LICENSE"), rows))
     if "projects" in kinds:
-        rows = [(p.name, p.edition, len(p.dependencies), p.description)
+        # The summary line only: a description's body would break the table's rows.
+        rows = [(p.name, p.edition, len(p.dependencies), (p.description.splitlines() or [""])[0])
                 for p in sorted(catalog.projects.values(), key=lambda p: p.name)]
         sections.append(f"projects ({len(rows)}):\n"
                         + table(("NAME", "EDITION", "DEPS", "DESCRIPTION"), rows))
