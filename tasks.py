@@ -89,17 +89,21 @@ def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12
 @task(help={
     "project": f"project whose packages in pkg/ are published (default: {DEFAULT_PROJECT})",
     "platform": "platform id (default: debian-12)",
-    "repo": "repositories root (default: repo/); this platform's is repo/<platform>/",
+    "repo": "repositories root (default: repo/); the platform's are repo/<platform>/ and, "
+            "for the other format, repo/<platform>-<format>/",
     "sign_key": "GPG key for the indexes (default: $OMNIBUS_SIGN_KEY, else a local key "
                 "kept in cache/gnupg)",
     "base_url": "where clients reach the repositories root (for the snippets)",
+    "format": "deb or rpm (default: every format ./dev build makes for the platform)",
 })
 def publish(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12",
-            repo: str = "repo", sign_key: str = "", base_url: str = "http://localhost/") -> None:
-    """Add the project's packages in pkg/ to the platform's signed apt or yum repository."""
+            repo: str = "repo", sign_key: str = "", base_url: str = "http://localhost/",
+            format: str = "") -> None:
+    """Add the project's packages in pkg/ to the platform's signed apt and yum repositories."""
     key = f" --sign-key {sign_key}" if sign_key else ""
-    c.run(f"{VENV_BIN}/omnibus publish {project} --platform {platform} --repo {repo}{key} "
-          f"--base-url {base_url}", env={} if sign_key else signing_env())
+    for fmt in [format] if format else package_formats(platform):
+        c.run(f"{VENV_BIN}/omnibus publish {project} --platform {platform} --repo {repo}{key} "
+              f"--format {fmt} --base-url {base_url}", env={} if sign_key else signing_env())
 
 
 @task(help={"project": f"project to install and upgrade (default: {DEFAULT_PROJECT})"})

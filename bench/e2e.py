@@ -185,9 +185,9 @@ def main() -> int:
     return 0
 
 
-def prepare_rpm_host(name: str, project: str, started: float) -> None:
-    """Debian's rpm and dnf, and a stand-in rpm for what apt installed that the rpm requires."""
-    package = sorted((ROOT / "pkg").glob(f"{project}-*{DNF.suffix}"))[-1]
+def prepare_rpm_host(name: str, package: Path, started: float) -> None:
+    """Debian's rpm and dnf, and a stand-in rpm for what apt installed that `package`
+    requires."""
     requires = [line.split()[0] for line in run(["rpm", "-qp", "--requires", str(package)],
                                                  check=True).stdout.splitlines()
                 if not line.startswith("rpmlib(")]
@@ -209,7 +209,8 @@ def scenario(name: str, client: Client, url: str, args: argparse.Namespace,
          "user would", started)
     in_container(name, "apt-get update -qq && apt-get install -y -qq curl >/dev/null")
     if client is DNF:
-        prepare_rpm_host(name, args.project, started)
+        prepare_rpm_host(name, sorted((ROOT / "pkg").glob(f"{args.project}-*{DNF.suffix}"))[-1],
+                         started)
     in_container(name, client.setup.format(url=url))
     spec = built_spec(args.project, client)
     install = client.install.format(spec=spec)
