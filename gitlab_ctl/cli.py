@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gitlab_ctl import control, maintenance, upgrade
+from gitlab_ctl import container, control, maintenance, upgrade
 from gitlab_ctl.attributes import resolve_attributes
 from gitlab_ctl.backup_etc import backup_etc
 from gitlab_ctl.config import DEFAULT_CONFIG, ConfigError, read_config
@@ -274,6 +274,21 @@ def _restart_except_command(args: argparse.Namespace, layout: Layout) -> int:
     return maintenance.restart_except(layout, args.services, out, svwait=svwait())
 
 
+def _container_run_arguments(parser: argparse.ArgumentParser, layout: Layout) -> None:
+    parser.epilog = (
+        f"Creates {layout.config_file} from the template when the volume has none, applies "
+        "GITLAB_OMNIBUS_CONFIG after it, runs reconfigure (with the upgrade checks and a "
+        "backup-etc when the volumes last ran an older version), follows the logs on "
+        "stdout, and on TERM or INT stops every service and runsvdir. Exit 2 when the "
+        "config is refused, 1 when reconfigure or runsvdir fails.")
+
+
+def _container_run_command(args: argparse.Namespace, layout: Layout) -> int:
+    return container.container_run(layout, out, lambda: run_reconfigure(layout,
+                                                                      layout.config_file),
+                                   svwait=svwait())
+
+
 def _help_command(args: argparse.Namespace, layout: Layout) -> int:
     build_parser(layout).print_help()
     return 0
@@ -305,6 +320,9 @@ COMMANDS: dict[str, tuple[str, Arguments, Handler]] = {
                      _service_command),
     "restart-except": ("restart every enabled service except the ones named",
                        _restart_except_arguments, _restart_except_command),
+    "container-run": ("the container image's entrypoint (PID 1): reconfigure, supervise, "
+                      "follow the logs, stop cleanly on TERM", _container_run_arguments,
+                      _container_run_command),
     "help": ("show this help", _no_arguments, _help_command),
 }
 

@@ -1,19 +1,26 @@
-"""Where gitlab-ctl's settings come from: gitlab.rb (parsed, never run) or a YAML file."""
+"""Where gitlab-ctl's settings come from: gitlab.rb (parsed, never run) or a YAML file, then
+the GITLAB_OMNIBUS_CONFIG environment variable (gitlab.rb syntax, applied after the file, as
+the official container image does)."""
 
 from __future__ import annotations
 
+import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gitlab_ctl.gitlabrb import (
     KNOWN_SETTINGS,
     GitlabRbError,
-    parse_gitlab_rb_lines,
+    parse_gitlab_rb_into,
     unknown_setting,
 )
 
 DEFAULT_CONFIG = Path("/etc/gitlab/gitlab.rb")
+ENV_CONFIG = "GITLAB_OMNIBUS_CONFIG"
+#: (name, *keys) of a setting -> where it was last set, 'FILE:LINE' or 'GITLAB_OMNIBUS_CONFIG:LINE'
+Locations = dict[tuple[str, ...], str]
 
 
 class ConfigError(Exception):
@@ -54,17 +61,31 @@ def load_settings(path: Path, facts: dict[str, str] | None = None) -> dict[str, 
     return read_config(path, facts)[0]
 
 
-def read_config(path: Path, facts: dict[str, str] | None = None
-                ) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
-    """The settings and, for gitlab.rb, the line each one was set on (empty for YAML)."""
+def read_config(path: Path, facts: dict[str, str] | None = None,
+                environ: Mapping[str, str] = os.environ) -> tuple[dict[str, Any], Locations]:
+    """The settings, and where each was last set (gitlab.rb lines and GITLAB_OMNIBUS_CONFIG
+    lines; nothing for a YAML file's)."""
     try:
         text = path.read_text()
     except OSError as error:
         raise ConfigError(str(path), f"cannot be read ({error.strerror})",
                           hint="pass another file with --config PATH") from error
+    facts = host_facts() if facts is None else facts
+    settings: dict[str, Any] = {}
+    locations: Locations = {}
     if path.suffix in (".yml", ".yaml"):
-        return _yaml_settings(path, text), {}
+        settings = _yaml_settings(path, text)
+    else:
+        locations.update(_parse_into(text, str(path), settings, facts))
+    if environ.get(ENV_CONFIG, "").strip():
+        locations.update(_parse_into(environ[ENV_CONFIG], ENV_CONFIG, settings, facts))
+    return settings, locations
+
+
+def _parse_into(text: str, source: str, settings: dict[str, Any],
+                facts: Mapping[str, str]) -> Locations:
     try:
-        return parse_gitlab_rb_lines(text, host_facts() if facts is None else facts)
+        lines = parse_gitlab_rb_into(text, settings, facts)
     except GitlabRbError as error:
-        raise ConfigError(f"{path}:{error.line}", error.message, error.hint) from error
+        raise ConfigError(f"{source}:{error.line}", error.message, error.hint) from error
+    return {keys: f"{source}:{line}" for keys, line in lines.items()}

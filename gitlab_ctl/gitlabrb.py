@@ -424,9 +424,16 @@ def parse_gitlab_rb_lines(text: str, facts: Mapping[str, Any] | None = None
                           ) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
     """The settings, and the line each (name, *keys) was last set on, for error messages."""
     settings: dict[str, Any] = {}
+    return settings, parse_gitlab_rb_into(text, settings, facts)
+
+
+def parse_gitlab_rb_into(text: str, settings: dict[str, Any],
+                         facts: Mapping[str, Any] | None = None) -> dict[tuple[str, ...], int]:
+    """Apply `text` on top of `settings` (as Ruby would run it after what made them); the
+    line each (name, *keys) was set on. On an error `settings` may be half-applied."""
     parser = _Parser(tokenize(text), settings, dict(facts or {}))
     parser.parse()
-    return settings, parser.lines
+    return parser.lines
 
 
 def setting_names() -> Iterable[str]:

@@ -239,13 +239,13 @@ def processes(program: bytes) -> Iterator[tuple[int, list[bytes]]]:
             yield int(entry.name), argv
 
 
-def _runsvdir_pids(layout: Layout) -> Iterator[int]:
+def runsvdir_pids(layout: Layout) -> Iterator[int]:
     wanted = str(layout.service_dir).encode()
     return (pid for pid, argv in processes(b"runsvdir") if wanted in argv)
 
 
 def supervisor_running(layout: Layout) -> bool:
-    return next(_runsvdir_pids(layout), None) is not None
+    return next(runsvdir_pids(layout), None) is not None
 
 
 def uses_systemd() -> bool:
@@ -307,7 +307,7 @@ def stop_supervisor(layout: Layout, timeout: float = 10.0) -> list[str]:
         SYSTEMD_UNIT.unlink()
         subprocess.run(["systemctl", "daemon-reload"], check=False, capture_output=True)
         done.append(f"stopped, disabled and removed {SYSTEMD_UNIT.name}")
-    pids = list(_runsvdir_pids(layout))
+    pids = list(runsvdir_pids(layout))
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)

@@ -14,7 +14,7 @@ from gitlab_ctl.attributes import load_defaults
 from gitlab_ctl.config import ConfigError
 from gitlab_ctl.gitlabrb import ROLES
 
-Lines = Mapping[tuple[str, ...], int]
+Lines = Mapping[tuple[str, ...], str]  # where each setting was set: 'FILE:LINE'
 #: (section, key) of TCP ports; 0 is allowed where it means "no TCP listener".
 PORTS = (("postgresql", "port"), ("redis", "port"), ("nginx", "listen_port"),
          ("gitlab_rails", "gitlab_port"), ("puma", "port"))
@@ -25,8 +25,7 @@ class Checker:
         self.attributes, self.lines, self.source = attributes, lines, source
 
     def where(self, *keys: str) -> str:
-        line = self.lines.get(keys)
-        return f"{self.source}:{line}" if line else str(self.source)
+        return self.lines.get(keys) or str(self.source)
 
     def fail(self, keys: tuple[str, ...], message: str, hint: str = "") -> None:
         raise ConfigError(self.where(*keys), message, hint)
@@ -92,8 +91,7 @@ def unused_settings(settings: Mapping[str, Any], lines: Lines, source: Path) -> 
             if key in known or key == "enable":
                 continue
             close = difflib.get_close_matches(str(key), [str(k) for k in known], n=1)
-            line = lines.get((section, str(key)))
-            where = f"{source}:{line}" if line else str(source)
+            where = lines.get((section, str(key))) or str(source)
             text = f"{where}: {section}['{key}'] is not used by this gitlab-ctl"
             warnings.append(text + (f" (did you mean '{close[0]}'?)" if close else ""))
     return warnings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitlab_ctl.resources import Directory, Group, Link, User
+from gitlab_ctl.resources import Directory, File, Group, Link, User
 from gitlab_ctl.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services.base import Context, Service
 
@@ -45,7 +45,25 @@ def configure(context: Context) -> list:
                          "nginx/gitlab-workhorse-upstream.conf.j2", notifies=notify, **values),
         context.template(conf / "service_conf" / "gitlab-rails.conf",
                          "nginx/gitlab-rails.conf.j2", notifies=notify, **values),
+        healthcheck_rc(context, nginx),
     ]
+
+
+def healthcheck_rc(context: Context, nginx: dict) -> File:
+    """What gitlab-healthcheck asks (omnibus-gitlab writes the same file): GitLab's health
+    endpoint through nginx where the package has Rails, else nginx's own status page, so a
+    package without Rails (gitlab-local) is healthy when what it bundles answers."""
+    rails = context.section("gitlab_rails")
+    if (context.layout.embedded / "service" / "gitlab-rails" / "config.ru").exists():
+        scheme = "https" if nginx.get("listen_https") else "http"
+        relative = rails.get("gitlab_relative_url") or ""
+        url = f"{scheme}://localhost:{nginx['listen_port']}{relative}/-/health"
+        flags = "--insecure" if scheme == "https" else ""  # the certificate names the host
+    else:
+        status = nginx["status"]
+        url, flags = f"http://{status['listen_address']}:{status['port']}/nginx_status", ""
+    return File(context.layout.install_dir / "etc" / "gitlab-healthcheck-rc",
+                f"url='{url}'\nflags='{flags}'\n")
 
 
 def supervise(context: Context) -> list:
