@@ -145,3 +145,16 @@ def bench(c: Context) -> None:
     c.run(f"{VENV_BIN}/python bench/multiarch.py")
     c.run(f"{VENV_BIN}/python bench/package_speed.py")
     c.run(f"{VENV_BIN}/python bench/health_check_speed.py")
+
+
+@task(help={
+    "projects": "comma-separated projects (default: gitlab-ce,gitlab-ee,gitlab-fips)",
+    "out": "the pipeline file to write (default: .gitlab-ci.yml)",
+})
+def ci(c: Context, projects: str = "gitlab-ce,gitlab-ee,gitlab-fips",
+       out: str = ".gitlab-ci.yml") -> None:
+    """Write the GitLab CI pipeline from platforms/ and projects/, then check it against
+    GitLab's CI schema (docs/ci.md)."""
+    names = " ".join(name.strip() for name in projects.split(",") if name.strip())
+    c.run(f"{VENV_BIN}/omnibus ci generate {names} --out {out}")
+    c.run(f"{VENV_BIN}/check-jsonschema --builtin-schema vendor.gitlab-ci {out}")

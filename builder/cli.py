@@ -110,6 +110,10 @@ def _dispatch(args: argparse.Namespace) -> str:
         from builder.publishverb import run_publish
 
         return run_publish(load_catalog(_root(args)), args)
+    if args.verb == "ci":
+        from builder.ci.verbs import run_ci
+
+        return run_ci(load_catalog(_root(args)), args)
     from builder import buildverbs
 
     function = getattr(buildverbs, f"run_{args.verb.replace('-', '_')}")

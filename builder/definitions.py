@@ -30,12 +30,12 @@ from builder.model import (
     frozen_map,
 )
 from builder.strict import Section, section_of
-from builder.templating import check_step
+from builder.templating import PLATFORM_VARIABLES, check_step, variables_used
 
 SOFTWARE_KEYS = frozenset({
     "name", "version", "description", "license", "license_files", "source", "dependencies",
     "patches", "templates", "env", "build", "platforms", "package_excludes", "health_check",
-    "network",
+    "network", "platform_independent",
 })
 OVERRIDE_KEYS = frozenset({"build", "env", "patches", "package_excludes"})
 SOURCE_KINDS = ("url", "pypi", "git", "path")
@@ -269,13 +269,31 @@ def read_health_check(section: Section) -> HealthCheckRules:
     return HealthCheckRules(rules.str_list("allow_files"), rules.str_list("allow_libs"))
 
 
+def check_platform_independent(section: Section, software: Software) -> None:
+    """A platform-independent build must be the same on every platform: no family overrides,
+    no step or env value reading a platform or arch variable."""
+    if software.platforms:
+        raise section.error("platforms", "a platform_independent software cannot have "
+                            "per-family overrides", hint="drop the overrides, or the flag")
+    texts = [("build", step) for step in software.build] + \
+        [("env", value) for value in software.env.values()]
+    for key, text in texts:
+        used = variables_used(text, section.location(key)) & PLATFORM_VARIABLES
+        if used:
+            raise section.error(
+                key, f"uses {', '.join(sorted(used))}, which differ between platforms, but "
+                "the software is platform_independent",
+                hint="its artifact is shared by every platform and arch: drop the variable, "
+                "or drop platform_independent")
+
+
 def parse_software(
     file: Path, data: Any, licenses: LicenseChecker, families: tuple[str, ...]
 ) -> Software:
     section = Section(file, data)
     section.allow(SOFTWARE_KEYS)
     version, version_from = read_version(section)
-    return Software(
+    software = Software(
         name=read_name(section, file),
         version=version,
         version_from=version_from,
@@ -293,5 +311,9 @@ def parse_software(
         package_excludes=section.str_list("package_excludes"),
         health_check=read_health_check(section),
         network=section.bool("network"),
+        platform_independent=section.bool("platform_independent"),
     )
+    if software.platform_independent:
+        check_platform_independent(section, software)
+    return software
 

@@ -7,8 +7,8 @@ would find it on the host. A library found outside the install dir must match th
 highest GLIBC_ symbol version any binary needs must not exceed the platform's glibc. Also
 refused: world-writable files, setuid/setgid files (unless the software's
 `health_check.allow_files` names them), broken symlinks, absolute symlinks leaving the install
-dir, and build-directory paths left in RPATHs or text files. One report lists every offender
-with the software that installed it.
+dir, build-directory paths left in RPATHs or text files, and ELF files of a software marked
+platform_independent. One report lists every offender with the software that installed it.
 """
 
 from __future__ import annotations
@@ -208,8 +208,10 @@ class _Checker:
 
 
 def check_stage(stage: Stage, allowed_libs: Iterable[str], glibc: str,
-                rules: Mapping[str, HealthCheckRules]) -> list[Offence]:
-    """Every offence in the stage, in path order."""
+                rules: Mapping[str, HealthCheckRules],
+                platform_independent: frozenset[str] = frozenset()) -> list[Offence]:
+    """Every offence in the stage, in path order. Software named in `platform_independent`
+    share one artifact across platforms, so an ELF file of theirs is an offence."""
     checker = _Checker(stage, tuple(re.compile(p) for p in allowed_libs),
                        _version_tuple(glibc), rules, [])
     elves: list[StageEntry] = []
@@ -221,6 +223,10 @@ def check_stage(stage: Stage, allowed_libs: Iterable[str], glibc: str,
             found = read_file(f"{stage.root}/{entry.path}")
             if found is True:
                 elves.append(entry)
+                if entry.owner in platform_independent:
+                    checker.offend(entry, "compiled code in a platform-independent software",
+                                   "an ELF file, but its artifact is shared by every platform "
+                                   "and arch; drop platform_independent from its definition")
             elif isinstance(found, bytes):
                 checker.check_text(entry, found)
     facts = _read_elves([f"{stage.root}/{entry.path}" for entry in elves])

@@ -7,6 +7,10 @@ mirror never changes a key), the bytes of its patches and templates, the build-r
 of the platform and arch, the install prefix, and the keys of its direct dependencies. The
 project, the edition and the build order are deliberately not inputs: CE and EE share every
 artifact they have in common, and reordering a dependency list rebuilds nothing.
+
+A `platform_independent` software (no compiled code in its artifact) is keyed without the
+platform and arch, and by its dependencies' keys computed the same way, so every platform and
+arch shares its one artifact; the health check refuses such an artifact holding an ELF file.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ BUILD_FIELDS = ("name", "version", "license_files", "patches", "templates", "env
 #: glibc, editions) are left out so changing them rebuilds nothing.
 PLATFORM_FIELDS = ("id", "family", "distro", "version", "base_image", "bootstrap_suite",
                    "package_install", "build_packages", "cflags", "ldflags")
+
+#: The platform input of a platform-independent software's key, in place of a facts digest.
+PLATFORM_INDEPENDENT = "independent"
 
 #: What of an arch goes into keys: package names per format do not change what gets built.
 ARCH_FIELDS = ("name", "package_arch", "docker_platform", "gnu_triplet", "cflags")
@@ -173,11 +180,20 @@ def compute_keys(
     platform_digest = platform_inputs(graph.platform, graph.arch)
     builder = builder_digest(root)
     records: dict[str, KeyRecord] = {}
+    portable: dict[str, str] = {}
     for name in graph.order:
+        software = graph.software[name]
+        # Every software also gets a key without the platform (chained the same way): the
+        # key of a platform-independent one, and what such a one keys its dependencies by.
+        portable_inputs = key_inputs(
+            software, root, PLATFORM_INDEPENDENT, graph.project.install_dir,
+            {dep: portable[dep] for dep in graph.edges[name]}, locks or {}, builder)
+        portable[name] = sha256_json(portable_inputs)
+        if software.platform_independent:
+            records[name] = KeyRecord(name, portable[name], portable_inputs)
+            continue
         dependency_keys = {dep: records[dep].key for dep in graph.edges[name]}
-        inputs = key_inputs(
-            graph.software[name], root, platform_digest, graph.project.install_dir,
-            dependency_keys, locks or {}, builder,
-        )
+        inputs = key_inputs(software, root, platform_digest, graph.project.install_dir,
+                            dependency_keys, locks or {}, builder)
         records[name] = KeyRecord(name, sha256_json(inputs), inputs)
     return records

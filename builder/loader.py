@@ -30,6 +30,7 @@ from builder.model import (
     frozen_map,
 )
 from builder.projectfile import parse_platform, parse_project
+from builder.templating import PLATFORM_VARIABLES, variables_used
 from builder.yamlfile import YamlMap, load_yaml_file
 
 T = TypeVar("T", Software, Project, Platform)
@@ -123,6 +124,21 @@ def _check_files(software: Software, root: Path) -> None:
                 f"file '{relative}' does not exist",
                 hint=f"create it under {root}, or remove it from the definition",
             )
+
+
+def _check_portable_templates(software: Software, root: Path) -> None:
+    """The templates a platform-independent build renders must not read platform facts."""
+    if not software.platform_independent:
+        return
+    for template in software.templates:
+        location = Location(software.file, None, "templates")
+        text = (root / "templates" / template).read_text(errors="replace")
+        used = variables_used(text, location) & PLATFORM_VARIABLES
+        if used:
+            raise DefinitionError(
+                location, f"template '{template}' uses {', '.join(sorted(used))}, which "
+                "differ between platforms, but the software is platform_independent",
+                hint="drop the variable from the template, or drop platform_independent")
 
 
 #: A release number (17.5.0, 17.5.0-rc42, 17.5.0-ee), as opposed to a branch name or a commit.
@@ -220,6 +236,7 @@ def load_catalog(root: Path, environ: Mapping[str, str] | None = None) -> Catalo
     for software in catalog.software.values():
         _check_dependencies(software.file, "dependencies", software.dependencies, catalog)
         _check_files(software, root)
+        _check_portable_templates(software, root)
     for project in catalog.projects.values():
         _check_dependencies(project.file, "dependencies", project.dependencies, catalog)
         _check_graph_edits(project, catalog)

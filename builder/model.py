@@ -178,6 +178,10 @@ class Software:
     #: The build may reach the network, for dependencies its source pins by checksum in a
     #: lockfile (go.sum, Cargo.lock, Gemfile.lock, yarn.lock); every other build is offline.
     network: bool = False
+    #: Its artifact holds no compiled code (Python files, templates, text), so its key leaves
+    #: out the platform and arch and every platform shares one artifact; packaging refuses it
+    #: if it holds an ELF file, so the flag cannot lie.
+    platform_independent: bool = False
 
     def for_family(self, family: str) -> Software:
         """This definition with a family's overrides applied: env merged, the rest replaced."""

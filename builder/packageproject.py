@@ -160,7 +160,10 @@ def health_check(graph: Graph, stage: Stage, report: Callable[[str], None]) -> N
     """Refuse to package a stage that would break on a user's host (builder/healthcheck.py)."""
     started = time.monotonic()
     rules = {name: software.health_check for name, software in graph.software.items()}
-    offences = check_stage(stage, graph.platform.allowed_libs, graph.platform.glibc, rules)
+    independent = frozenset(name for name, software in graph.software.items()
+                            if software.platform_independent)
+    offences = check_stage(stage, graph.platform.allowed_libs, graph.platform.glibc, rules,
+                           independent)
     if offences:
         owners = sorted({o.owner for o in offences})
         raise BuilderError(

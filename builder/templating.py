@@ -58,17 +58,27 @@ def _parse(step: str, location: Location) -> nodes.Template:
 
 def check_step(step: str, location: Location) -> None:
     """Refuse a step whose jinja2 syntax is broken or that names an unknown variable."""
-    if "{" not in step:
-        return
-    if _SIMPLE_STEP.fullmatch(step):
-        unknown = set(_SIMPLE_NAME.findall(step)) - STEP_VARIABLES
-    else:
-        unknown = _free_names(_parse(step, location)) - STEP_VARIABLES
+    unknown = variables_used(step, location) - STEP_VARIABLES
     if unknown:
         raise DefinitionError(
             location, f"build step uses unknown variable(s): {', '.join(sorted(unknown))}",
             hint=f"available: {', '.join(sorted(STEP_VARIABLES))}",
         )
+
+
+#: Step variables whose value differs between platforms or arches: a platform-independent
+#: software's build must not use them, or its shared artifact would depend on them.
+PLATFORM_VARIABLES = frozenset({"platform", "family", "distro", "arch", "gnu_triplet",
+                                "package_format"})
+
+
+def variables_used(text: str, location: Location) -> set[str]:
+    """The variables a step or template reads."""
+    if "{" not in text:
+        return set()
+    if _SIMPLE_STEP.fullmatch(text):
+        return set(_SIMPLE_NAME.findall(text))
+    return _free_names(_parse(text, location))
 
 
 def render_step(step: str, context: Mapping[str, Any]) -> str:
