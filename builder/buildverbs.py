@@ -15,6 +15,7 @@ from builder.aptsources import write_deb_src
 from builder.build import DEFAULT_EPOCH, BuildSettings
 from builder.cli import _cache_dir, _graph, _locks_path, _platform, _remote
 from builder.console import ProgressPrinter
+from builder.docker import docker
 from builder.errors import BuilderError, UsageError
 from builder.fetch import fetch_sources
 from builder.fetchers import FetchContext, FetchedSource
@@ -165,5 +166,13 @@ def run_image(catalog: Catalog, args: argparse.Namespace) -> str:
                          hint=f"{platform.id} supports: {', '.join(platform.arches)}")
     printer = ProgressPrinter()
     started = time.monotonic()
+    if args.image_verb == "package":
+        from builder.appimage import build_image, choose_package
+
+        package = choose_package(catalog, args, platform)
+        return build_image(catalog.root, platform, args.arch, package, args.tag, printer)
     tag = ensure_image(platform, args.arch, catalog.root, printer)
+    if args.tag:
+        docker("tag", tag, args.tag)
+        tag = f"{tag} as {args.tag}"
     return f"{tag}  ({time.monotonic() - started:.1f} s)"

@@ -91,6 +91,7 @@ def _add_build_verbs(verbs: argparse._SubParsersAction) -> None:
     _add_build_verb(verbs)
     _add_publish_verb(verbs)
     _add_host_verbs(verbs)
+    _add_ci_verb(verbs)
 
 
 def _add_build_verb(verbs: argparse._SubParsersAction) -> None:
@@ -216,7 +217,29 @@ def _add_host_verbs(verbs: argparse._SubParsersAction) -> None:
     )
     image_build.add_argument("--platform", default="debian-12", help="platform id")
     image_build.add_argument("--arch", default="amd64", help="amd64, arm64 or armhf")
+    image_build.add_argument("--tag", metavar="NAME",
+                             help="also tag the image NAME (e.g. to docker push it)")
     _common(image_build)
+    image_package = image_verbs.add_parser(
+        "package", help="make the all-in-one container image from a built .deb",
+        description="Install a built .deb of the project into the platform's base image: "
+        "the all-in-one image (entrypoint `gitlab-ctl container-run`; volumes /etc/gitlab, "
+        "/var/opt/gitlab, /var/log/gitlab; a HEALTHCHECK). Nothing is built again. Labels "
+        "carry the version, the package's and version manifest's sha256 and the SPDX SBOM.",
+        epilog="run it: docker run -d -p 80:80 -e GITLAB_OMNIBUS_CONFIG=\"external_url "
+        "'http://gitlab.example.test'\" --stop-timeout 60 TAG",
+    )
+    image_package.add_argument("project", help="project name (see 'omnibus list projects')")
+    image_package.add_argument("package", nargs="?", type=Path, metavar="PACKAGE",
+                               help="the .deb (default: the project's newest in --from for "
+                               "the platform and arch)")
+    image_package.add_argument("--platform", default="debian-12", help="platform id")
+    image_package.add_argument("--arch", default="amd64", help="amd64 or arm64")
+    image_package.add_argument("--from", dest="source", type=Path, default=None,
+                               metavar="DIR", help="where built packages are (default: ROOT/pkg)")
+    image_package.add_argument("--tag", metavar="NAME",
+                               help="the image's tag (default: PROJECT:VERSION-ARCH)")
+    _common(image_package)
     _common(image)
 
     debsrc = verbs.add_parser(
@@ -227,6 +250,32 @@ def _add_host_verbs(verbs: argparse._SubParsersAction) -> None:
     debsrc.add_argument("--also", action="append", default=[], metavar="CODENAME",
                         help="also a newer release's sources, e.g. --also trixie")
     _common(debsrc)
+
+
+def _add_ci_verb(verbs: argparse._SubParsersAction) -> None:
+    ci = verbs.add_parser("ci", help="GitLab CI pipelines made from the definitions")
+    ci_verbs = ci.add_subparsers(dest="ci_verb", metavar="ACTION", required=True)
+    generate = ci_verbs.add_parser(
+        "generate", help="write the GitLab CI pipeline that packages projects everywhere",
+        description="Write a GitLab CI pipeline (YAML) building each project on every "
+        "platform and arch whose data lists its edition: builder images, a facts job locking "
+        "every git source, a license check, package jobs sharing a remote cache, and publish "
+        "jobs. The same definitions give the same file. Runner tags per arch: "
+        "templates/ci/runners.yml.",
+    )
+    generate.add_argument("projects", nargs="+", metavar="PROJECT",
+                          help="projects to package (see 'omnibus list projects')")
+    generate.add_argument("--out", type=Path, metavar="FILE",
+                          help="write it here, e.g. .gitlab-ci.yml (default: print it)")
+    _common(generate)
+    licenses = ci_verbs.add_parser(
+        "check-licenses", help="judge every package's licenses by the policy, building nothing",
+        description="Resolve each project for every platform and arch it is packaged for, "
+        "and judge every software's license by licenses/policy.yml.",
+    )
+    licenses.add_argument("projects", nargs="+", metavar="PROJECT")
+    _common(licenses)
+    _common(ci)
 
 
 MIRRORS_HELP = """\

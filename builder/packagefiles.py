@@ -70,7 +70,8 @@ def _locked_source(software: Software, locks: Mapping[str, str]) -> dict[str, An
 
 def version_manifest(graph: Graph, version: PackageVersion,
                      locks: Mapping[str, str]) -> dict[str, Any]:
-    """omnibus's version-manifest.json (manifest format 2)."""
+    """omnibus's version-manifest.json (manifest format 2), plus the project's upgrade stop,
+    which gitlab-ctl reads at runtime (the container image checks it on every start)."""
     software = {}
     for name in sorted(graph.software):
         definition = graph.software[name]
@@ -84,7 +85,8 @@ def version_manifest(graph: Graph, version: PackageVersion,
             "license": definition.license,
         }
     return {"manifest_format": 2, "software": software, "build_version": version.version,
-            "build_git_revision": "", "license": graph.project.license}
+            "build_git_revision": "", "license": graph.project.license,
+            "upgrade_stop": graph.project.upgrade_stop or ""}
 
 
 def _copyright(graph: Graph, epoch: int) -> str:

@@ -181,11 +181,13 @@ def _upgrade_check_arguments(parser: argparse.ArgumentParser, layout: Layout) ->
                                                    "install)")
     parser.add_argument("new", metavar="NEW", help="the version being installed")
     parser.epilog = ("Exit 1 when OLD's MAJOR.MINOR is below the upgrade stop: MIN_VERSION "
-                     f"from the environment, or {upgrade.UPGRADE_STOP}; 0 otherwise.")
+                     "from the environment, else the installed package's (its version "
+                     f"manifest's upgrade_stop), else {upgrade.UPGRADE_STOP}; 0 otherwise.")
 
 
 def _upgrade_check_command(args: argparse.Namespace, layout: Layout) -> int:
-    refusal = upgrade.upgrade_check(args.old, args.new)
+    refusal = upgrade.upgrade_check(args.old, args.new,
+                                    package_stop=upgrade.package_upgrade_stop(layout))
     for line in refusal:
         print(line, file=sys.stderr)
     return 1 if refusal else 0

@@ -28,7 +28,7 @@ from gitlab_ctl import control, runit
 from gitlab_ctl.backup_etc import backup_etc
 from gitlab_ctl.maintenance import Out, template_path
 from gitlab_ctl.paths import Layout
-from gitlab_ctl.upgrade import upgrade_check
+from gitlab_ctl.upgrade import package_upgrade_stop, upgrade_check
 
 #: Under the data volume: the package version the volumes last ran with.
 VERSION_MARK = "container-version"
@@ -66,7 +66,7 @@ def prepare_upgrade(layout: Layout, out: Out) -> int:
     current = package_version(layout)
     if not previous or previous == current:
         return 0
-    refusal = upgrade_check(previous, current)
+    refusal = upgrade_check(previous, current, package_stop=package_upgrade_stop(layout))
     for line in refusal:
         out(line)
     if refusal:

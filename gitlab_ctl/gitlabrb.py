@@ -146,7 +146,7 @@ class _Parser:
         return token
 
     def skip_newlines(self) -> None:
-        while self.peek().kind == "newline" and self.index < len(self.tokens) - 1:
+        while self.index < len(self.tokens) - 1 and self.peek().kind == "newline":
             self.index += 1
 
     def expect(self, text: str) -> Token:

@@ -10,6 +10,7 @@ prints exactly what `gitlab-ctl reconfigure` prints.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -42,12 +43,22 @@ def major_minor(version: str, where: str):
     return Version(f"{match.group(1)}.{match.group(2)}")
 
 
-def upgrade_check(old: str, new: str, environ: Mapping[str, str] | None = None
-                  ) -> list[str]:
+def package_upgrade_stop(layout: Layout) -> str:
+    """The installed package's upgrade stop, from its version manifest ('' if none)."""
+    try:
+        manifest = json.loads((layout.install_dir / "version-manifest.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    return str(manifest.get("upgrade_stop") or "") if isinstance(manifest, dict) else ""
+
+
+def upgrade_check(old: str, new: str, environ: Mapping[str, str] | None = None,
+                  package_stop: str = "") -> list[str]:
     """Why upgrading from `old` to `new` is refused (omnibus-gitlab's words); [] if it is
-    allowed. No old version means a first install, always allowed."""
+    allowed. No old version means a first install, always allowed. The stop is MIN_VERSION
+    from the environment, else the package's own (`package_stop`), else UPGRADE_STOP."""
     environ = os.environ if environ is None else environ
-    stop = environ.get("MIN_VERSION") or UPGRADE_STOP
+    stop = environ.get("MIN_VERSION") or package_stop or UPGRADE_STOP
     if not old.strip():
         return []
     if major_minor(old, "OLD") >= major_minor(stop, "MIN_VERSION"):

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
 import subprocess
-import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -39,16 +37,14 @@ from builder.images import ensure_base
 from builder.loader import load_catalog
 from builder.packaging.meta import Signing
 from builder.publish import PublishSettings, publisher
-from tests.conftest import REPO, Root
+from tests.conftest import REPO
 from tests.httpserver import docker_bridge_gateway, serving_directory
+from tests.integration.conftest import LIFECYCLE_PROJECT as PROJECT
+from tests.integration.conftest import NEW, OLD
 from tests.packaging_helpers import make_gpg_key
 
 pytestmark = pytest.mark.integration
 
-OMNIBUS = Path(sys.executable).parent / "omnibus"
-DATA = REPO / "tests" / "data" / "lifecycle"
-PROJECT = "gitlab-lifecycle"
-OLD, NEW = "1.0.0-ce.0", "1.1.0-ce.0"
 EXTERNAL_URL = "http://gitlab.example.test"
 SERVICES = {"logrotate", "nginx", "postgresql", "redis"}
 #: Seconds each step took, printed at the end of the module (pytest -s).
@@ -91,51 +87,12 @@ def timed(name: str):
     return wrap
 
 
-def omnibus(root: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(OMNIBUS), *args, "--root", str(root), "--cache-dir", str(cache),
-                             "--platform", "debian-12", "--arch", "amd64"],
-                            capture_output=True, text=True, timeout=1800)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    return result
-
-
-def definitions_root(path: Path) -> Root:
-    """The repository's catalog and gitlab_ctl/, plus the stand-in and the project."""
-    root = Root(path)
-    root.copy_catalog()
-    shutil.copytree(REPO / "gitlab_ctl", path / "gitlab_ctl",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copy(REPO / "Dockerfile.builder", path)
-    shutil.copytree(DATA, path, dirs_exist_ok=True)
-    # gitlab-ctl's build precompiles its templates with the Python it runs on: Debian's here
-    platform = path / "platforms" / "debian-12.yml"
-    text = platform.read_text()
-    assert "\nbuild_packages:\n" in text
-    platform.write_text(text.replace("\nbuild_packages:\n",
-                                     "\nbuild_packages:\n  - python3-jinja2\n  - python3-yaml\n",
-                                     1))
-    return root
-
-
 @pytest.fixture(scope="session")
 @timed("build both packages")
-def packages(tmp_path_factory) -> dict[str, Path]:
+def packages(lifecycle_packages) -> dict[str, Path]:
     """1.0.0 built (every software in its builder container), 1.1.0 packaged from the same
-    artifacts."""
-    base = tmp_path_factory.mktemp("lifecycle")
-    root = definitions_root(base / "defs")
-    cache = base / "cache"
-    omnibus(root.path, cache, "build", PROJECT, "--format", "deb", "--out", str(base / "v1"))
-    project = root.path / "projects" / f"{PROJECT}.yml"
-    text = project.read_text()
-    assert "\nversion: {value: 1.0.0}\n" in text
-    project.write_text(text.replace("\nversion: {value: 1.0.0}\n", "\nversion: {value: 1.1.0}\n"))
-    omnibus(root.path, cache, "package", PROJECT, "--format", "deb", "--out", str(base / "v2"))
-    found = {"old": base / "v1" / f"{PROJECT}_{OLD}_amd64.deb",
-             "new": base / "v2" / f"{PROJECT}_{NEW}_amd64.deb"}
-    for package in found.values():
-        assert package.is_file(), sorted(p.name for p in package.parent.iterdir())
-    return found
+    artifacts (tests/integration/conftest.py)."""
+    return lifecycle_packages
 
 
 class Repository:

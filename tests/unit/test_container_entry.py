@@ -20,9 +20,9 @@ def layout(tmp_path):
     return layout
 
 
-def install(layout: Layout, version: str) -> None:
+def install(layout: Layout, version: str, stop: str = "") -> None:
     (layout.install_dir / "version-manifest.json").write_text(
-        json.dumps({"build_version": version}))
+        json.dumps({"build_version": version, "upgrade_stop": stop}))
 
 
 def test_an_empty_config_volume_gets_the_template(layout):
@@ -72,3 +72,17 @@ def test_skipping_a_required_upgrade_stop_is_refused(layout, monkeypatch):
     assert prepare_upgrade(layout, said.append) == 1
     assert any("upgrade to the latest 19.2.x version first" in line for line in said)
     assert (layout.data_dir / "container-version").read_text() == "17.0.0\n"
+
+
+def test_the_package_s_own_upgrade_stop_decides(layout, monkeypatch):
+    monkeypatch.delenv("MIN_VERSION", raising=False)
+    install(layout, "1.0.0", stop="0.9")
+    ensure_config(layout, print)
+    record_version(layout)
+    install(layout, "1.1.0", stop="1.0")
+    assert prepare_upgrade(layout, print) == 0  # 1.0 is the stop: allowed
+    record_version(layout)
+    install(layout, "2.0.0", stop="1.5")
+    said = []
+    assert prepare_upgrade(layout, said.append) == 1  # 1.1 skips the 1.5 stop
+    assert any("latest 1.5.x version first" in line for line in said)

@@ -108,3 +108,12 @@ def test_integers_follow_ruby_with_a_leading_zero_meaning_octal():
     with pytest.raises(GitlabRbError) as error:
         parse_gitlab_rb("\ngitlab_rails['a'] = 089\n")
     assert error.value.line == 2 and "not a valid number" in error.value.message
+
+
+@pytest.mark.parametrize("text", ["external_url 'http://x.example.test'",
+                                  "external_url 'http://x.example.test'; redis['port'] = 1",
+                                  "# only a comment", ""])
+def test_text_without_a_final_newline_parses(text):
+    # GITLAB_OMNIBUS_CONFIG rarely ends with one, nor does a file saved by every editor
+    settings = parse_gitlab_rb(text)
+    assert settings.get("external_url") in (None, "http://x.example.test")

@@ -1,0 +1,194 @@
+"""`omnibus image package`: the all-in-one container image, made by installing a built .deb
+into the platform's base image, as omnibus-gitlab makes its image from the Ubuntu package.
+
+The software is not built again: the image holds exactly the package's files. Labels carry
+the version, the digests of the package and its version manifest, and the SPDX SBOM (the
+document itself, so `docker inspect` answers what is inside without a registry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.docker import docker, docker_path
+from builder.errors import BuilderError, UsageError
+from builder.images import ensure_base
+from builder.model import Catalog, Platform
+
+TEMPLATES = Path("templates") / "image"
+LABEL_PREFIX = "com.gitlab.omnibus"
+
+
+@dataclass(frozen=True)
+class ImagePackage:
+    """The .deb an image is made from, with what its sidecar files say about it."""
+    path: Path
+    name: str
+    version: str
+    arch: str
+    manifest_sha256: str
+    sbom: Path | None
+
+    @property
+    def sha256(self) -> str:
+        sidecar = self.path.with_name(self.path.name + ".sha256")
+        if sidecar.is_file():
+            return sidecar.read_text().split()[0]
+        digest = hashlib.sha256()
+        with self.path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+
+def read_package(path: Path) -> ImagePackage:
+    """The package and its metadata sidecar (`omnibus package` writes both)."""
+    sidecar = path.with_name(path.name + ".metadata.json")
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{sidecar}: cannot be read ({error})",
+                         hint="give a package written by `omnibus package`, with its "
+                         ".metadata.json beside it") from error
+    version = f"{meta['version']}-{meta['iteration']}"
+    sbom = path.with_name(f"{meta['name']}_{version}.spdx.json")
+    return ImagePackage(path, str(meta["name"]), version, str(meta["arch"]),
+                        manifest_sha256(path), sbom if sbom.is_file() else None)
+
+
+def choose_package(catalog: Catalog, args, platform: Platform) -> ImagePackage:
+    """The .deb named on the command line, else the project's newest in the packages
+    directory for this platform and arch."""
+    from builder.publishverb import packages_for
+
+    if args.package is not None:
+        if not args.package.is_file():
+            raise UsageError(f"{args.package}: no such package file",
+                             hint="give a .deb written by `omnibus package`")
+        package = read_package(args.package)
+        if package.name != args.project:
+            raise UsageError(f"{args.package} is a package of {package.name}, not of "
+                             f"{args.project}", hint=f"omnibus image package {package.name} "
+                             f"{args.package}")
+        return package
+    if args.project not in catalog.projects:
+        raise UsageError(f"unknown project '{args.project}'",
+                         hint=f"projects: {', '.join(sorted(catalog.projects))}")
+    out_dir = (args.source or catalog.root / "pkg").resolve()
+    arch_name = platform.arches[args.arch].for_format("deb")
+    found = [read_package(path) for path in packages_for(out_dir, args.project, platform, "deb")]
+    found = [package for package in found if package.arch == arch_name]
+    if not found:
+        raise UsageError(f"no .deb of {args.project} for {platform.id}/{args.arch} in {out_dir}",
+                         hint=f"build it first: omnibus build {args.project} --platform "
+                         f"{platform.id} --arch {args.arch}")
+    return max(found, key=lambda package: package.path.stat().st_mtime)
+
+
+def manifest_sha256(deb: Path) -> str:
+    """The digest of the version manifest the package installs (read with dpkg-deb)."""
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)],
+                          stdout=subprocess.PIPE) as unpacking:
+        assert unpacking.stdout is not None
+        with tarfile.open(fileobj=unpacking.stdout, mode="r|") as tree:
+            for member in tree:
+                if member.name.endswith("/version-manifest.json") and \
+                        member.name.count("/") <= 3:
+                    data = tree.extractfile(member)
+                    if data is not None:
+                        digest = hashlib.sha256(data.read()).hexdigest()
+                        unpacking.kill()
+                        return digest
+    raise UsageError(f"{deb}: no version-manifest.json in the package",
+                     hint="give a package written by `omnibus package`")
+
+
+def render_template(template: Path, **values: str) -> str:
+    import jinja2
+
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined,
+                                     keep_trailing_newline=True, autoescape=False)
+    return environment.from_string(template.read_text()).render(**values)
+
+
+def labels(package: ImagePackage) -> dict[str, str]:
+    found = {
+        "org.opencontainers.image.title": package.name,
+        "org.opencontainers.image.version": package.version,
+        f"{LABEL_PREFIX}.package": package.path.name,
+        f"{LABEL_PREFIX}.package.sha256": package.sha256,
+        f"{LABEL_PREFIX}.version-manifest.sha256": package.manifest_sha256,
+    }
+    if package.sbom is not None:
+        document = json.loads(package.sbom.read_text())
+        found[f"{LABEL_PREFIX}.sbom"] = json.dumps(document, separators=(",", ":"),
+                                                   sort_keys=True)
+        found[f"{LABEL_PREFIX}.sbom.sha256"] = hashlib.sha256(
+            package.sbom.read_bytes()).hexdigest()
+    return found
+
+
+def image_tag(package: ImagePackage, arch: str) -> str:
+    """Docker tags allow [A-Za-z0-9_.-]: the version's + becomes -."""
+    return f"{package.name}:{package.version.replace('+', '-')}-{arch}"
+
+
+def build_image(root: Path, platform: Platform, arch: str, package: ImagePackage,
+                tag: str | None, report) -> str:
+    """Make the image; its tag."""
+    if platform.package_format != "deb" or package.path.suffix != ".deb":
+        raise UsageError(f"the image is made from a .deb on a deb platform, not "
+                         f"{package.path.name} on {platform.id}",
+                         hint="use a Debian-family platform, e.g. --platform debian-12")
+    base = ensure_base(platform, arch, report)
+    tag = tag or image_tag(package, arch)
+    started = time.monotonic()
+    report(platform.id, f"making {tag} from {package.path.name} on {base}")
+    installed = install_layer(root, base, package, tag)
+    try:
+        with tempfile.TemporaryDirectory(prefix="omnibus-image-") as context:
+            (Path(context) / "Dockerfile").write_text(render_template(
+                root / TEMPLATES / "Dockerfile.j2", installed=installed, name=package.name,
+                version=package.version))
+            label_args = [arg for key, value in labels(package).items()
+                          for arg in ("--label", f"{key}={value}")]
+            _docker_or_fail(["build", "--pull=false", *label_args, "-t", tag, context], tag)
+    finally:
+        docker("rmi", installed, check=False)  # the final image keeps its layer
+    size = docker("image", "inspect", "-f", "{{.Size}}", tag).stdout.decode().strip()
+    report(platform.id, f"{tag}: {int(size) / 1e6:.0f} MB, made in "
+           f"{time.monotonic() - started:.0f} s")
+    return tag
+
+
+def install_layer(root: Path, base: str, package: ImagePackage, tag: str) -> str:
+    """The base image with the package installed, committed as one layer; its tag."""
+    script = render_template(root / TEMPLATES / "install.sh.j2", package=package.path.name)
+    name = f"omnibus-image-{os.getpid()}"
+    installed = f"omnibus-image-installing/{tag.replace(':', '-')}"
+    try:
+        # --network host: apt fetches the package's Debian dependencies
+        _docker_or_fail(["run", "--name", name, "--network", "host", "-v",
+                         f"{package.path.resolve().parent}:/package:ro", base, "sh", "-c",
+                         script], tag)
+        _docker_or_fail(["commit", name, installed], tag)
+    finally:
+        docker("rm", "-f", name, check=False)
+    return installed
+
+
+def _docker_or_fail(args: list[str], tag: str) -> None:
+    done = subprocess.run([docker_path(), *args], capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise BuilderError(f"making {tag}: docker {args[0]} failed:\n"
+                           f"{(done.stdout + done.stderr)[-3000:]}",
+                           hint="the lines above are apt's and dpkg's, or docker's; check "
+                           "the Debian mirror the base image uses")

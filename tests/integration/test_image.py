@@ -1,0 +1,182 @@
+"""The all-in-one container image, made by `omnibus image package` from a built .deb, run
+as an administrator runs the official one: GITLAB_OMNIBUS_CONFIG, the three volumes,
+`docker stop`, a new container on the same volumes, a newer image on them, and a hostile
+configuration.
+
+The packages are the lifecycle test's (tests/integration/conftest.py): the real gitlab-ctl,
+scripts, maintainer scripts and healthcheck, with Debian 12's PostgreSQL, Redis, nginx,
+runit and curl standing in for the bundled builds (gitlab-local's own take half an hour;
+BENCHMARKS.md has the image of the real package).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.integration.conftest import LIFECYCLE_PROJECT
+
+pytestmark = pytest.mark.integration
+OMNIBUS = Path(sys.executable).parent / "omnibus"
+CONFIG = "external_url 'http://gitlab.example.test'; redis['maxclients'] = 1234"
+VOLUMES = ("/etc/gitlab", "/var/opt/gitlab", "/var/log/gitlab")
+
+
+def docker(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args[:3])}: {result.stdout}{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def images(lifecycle_packages):
+    """Images of 1.0.0 and 1.1.0, each made from its .deb."""
+    suffix = uuid.uuid4().hex[:8]
+    tags = {}
+    try:
+        for which in ("old", "new"):
+            tag = f"omnibus-image-test:{which}-{suffix}"
+            made = subprocess.run([str(OMNIBUS), "image", "package", LIFECYCLE_PROJECT,
+                                   str(lifecycle_packages[which]), "--tag", tag, "--root",
+                                   str(REPO)], capture_output=True, text=True, timeout=1800)
+            assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-3000:]
+            tags[which] = tag
+        yield tags
+    finally:
+        for tag in tags.values():
+            docker("rmi", "-f", tag, check=False)
+
+
+@pytest.fixture(scope="module")
+def volumes():
+    names = {path: f"omnibus-image-test-{uuid.uuid4().hex[:8]}" for path in VOLUMES}
+    yield names
+    for name in names.values():
+        docker("volume", "rm", "-f", name, check=False)
+
+
+def start(image: str, volumes: dict[str, str], config: str = CONFIG) -> str:
+    mounts = [arg for path, name in volumes.items() for arg in ("-v", f"{name}:{path}")]
+    return docker("run", "-d", "--health-interval", "2s", "--hostname", "gitlab", *mounts,
+                  "-e", f"GITLAB_OMNIBUS_CONFIG={config}", image).stdout.strip()
+
+
+def wait_healthy(container: str, timeout: float = 300) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        state = json.loads(docker("inspect", "-f", "{{json .State}}", container).stdout)
+        if state.get("Health", {}).get("Status") == "healthy":
+            return time.monotonic() - started
+        if not state["Running"]:
+            break
+        time.sleep(1)
+    raise AssertionError(f"{container[:12]} did not become healthy:\n"
+                         + docker("logs", container, check=False).stdout[-4000:])
+
+
+def sh(container: str, script: str) -> str:
+    return docker("exec", container, "sh", "-c", script).stdout
+
+
+def stop(container: str) -> tuple[int, str]:
+    """`docker stop` with a timeout the services must meet; the exit code and the logs."""
+    docker("stop", "-t", "60", container, timeout=120)
+    code = int(docker("inspect", "-f", "{{.State.ExitCode}}", container).stdout)
+    logs = docker("logs", container).stdout
+    docker("rm", container)
+    return code, logs
+
+
+def test_the_image_runs_survives_a_restart_and_upgrades_in_place(images, volumes):
+    first = start(images["old"], volumes)
+    wait_healthy(first)
+    assert sh(first, "gitlab-psql -tA -c 'select 1'").strip() == "1"
+    assert sh(first, "gitlab-redis-cli ping").strip() == "PONG"
+    # GITLAB_OMNIBUS_CONFIG reached Redis's config, after gitlab.rb (made from the template)
+    assert sh(first, "gitlab-redis-cli config get maxclients").split() == ["maxclients", "1234"]
+    assert "external_url" in sh(first, "cat /etc/gitlab/gitlab.rb")
+    code = sh(first, "/opt/gitlab/embedded/bin/curl -s -o /dev/null -w '%{http_code}' "
+                     "-H 'Host: gitlab.example.test' http://127.0.0.1/")
+    assert code == "502"  # nginx itself answers: the package has no workhorse behind it
+    sh(first, "gitlab-psql -d gitlabhq_production -c \"create table probe (v text); "
+              "insert into probe values ('kept')\" && gitlab-redis-cli set probe kept")
+    status, logs = stop(first)
+    assert status == 0, logs[-3000:]  # 137 would be docker's SIGKILL after the timeout
+    assert "database system is shut down" in logs and "ready to exit" in logs  # on stdout
+    assert "ok: down: postgresql" in logs
+    # runit's sv says `timeout:` for a service that did not stop in time, `kill:` when it
+    # had to kill it
+    assert not [line for line in logs.splitlines() if line.startswith(("timeout:", "kill:"))]
+
+    second = start(images["old"], volumes)
+    wait_healthy(second)
+    assert sh(second, "gitlab-psql -d gitlabhq_production -tA -c 'select v from probe'"
+              ).strip() == "kept"
+    assert sh(second, "gitlab-redis-cli get probe").strip() == "kept"
+    assert "Upgrading" not in docker("logs", second).stdout
+    assert stop(second)[0] == 0
+
+    upgraded = start(images["new"], volumes)
+    wait_healthy(upgraded)
+    logs = docker("logs", upgraded).stdout
+    assert "Upgrading GitLab from 1.0.0 to 1.1.0" in logs, logs[-3000:]
+    assert sh(upgraded, "ls /etc/gitlab/config_backup").strip().startswith("gitlab_config_")
+    assert sh(upgraded, "gitlab-psql -d gitlabhq_production -tA -c 'select v from probe'"
+              ).strip() == "kept"
+    assert sh(upgraded, "gitlab-redis-cli get probe").strip() == "kept"
+    assert stop(upgraded)[0] == 0
+
+
+@pytest.mark.parametrize("config", [
+    "external_url 'http://gitlab.example.test'\nsystem('touch /tmp/pwned')",
+    "external_url `touch /tmp/pwned`",
+    "external_url 'http://gitlab.example.test'; File.write('/tmp/pwned', 'x')",
+])
+def test_a_hostile_gitlab_omnibus_config_stops_the_container(images, config):
+    name = docker("run", "-d", "-e", f"GITLAB_OMNIBUS_CONFIG={config}", images["old"]
+                  ).stdout.strip()
+    try:
+        docker("wait", name, timeout=120)
+        state = json.loads(docker("inspect", "-f", "{{json .State}}", name).stdout)
+        logs = docker("logs", name).stdout + docker("logs", name).stderr
+        assert state["ExitCode"] == 2, logs
+        assert "GITLAB_OMNIBUS_CONFIG:" in logs, logs
+        # nothing ran: no marker, no database, no service directory
+        changes = docker("diff", name).stdout
+        assert "pwned" not in changes, changes
+        assert "/var/opt/gitlab/postgresql" not in changes, changes
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def test_labels_carry_the_version_the_digests_and_the_sbom(images, lifecycle_packages):
+    labels = json.loads(docker("inspect", "-f", "{{json .Config.Labels}}", images["new"]
+                               ).stdout)
+    assert labels["org.opencontainers.image.version"] == "1.1.0-ce.0"
+    assert labels["com.gitlab.omnibus.package"] == lifecycle_packages["new"].name
+    sha = subprocess.run(["sha256sum", str(lifecycle_packages["new"])], capture_output=True,
+                         text=True, check=True).stdout.split()[0]
+    assert labels["com.gitlab.omnibus.package.sha256"] == sha
+    container = docker("create", images["new"]).stdout.strip()
+    try:
+        manifest = subprocess.run(f"docker cp {container}:/opt/gitlab/version-manifest.json - "
+                                  "| tar -xO | sha256sum", shell=True, capture_output=True,
+                                  text=True, check=True).stdout.split()[0]
+    finally:
+        docker("rm", container)
+    assert labels["com.gitlab.omnibus.version-manifest.sha256"] == manifest
+    sbom = json.loads(labels["com.gitlab.omnibus.sbom"])
+    assert sbom["spdxVersion"].startswith("SPDX-") and any(
+        package["name"] == "gitlab-ctl" for package in sbom["packages"])
+    config = json.loads(docker("inspect", "-f", "{{json .Config}}", images["new"]).stdout)
+    assert set(config["Volumes"]) == set(VOLUMES)
+    assert config["Entrypoint"] == ["/opt/gitlab/bin/gitlab-ctl", "container-run"]
+    assert config["Healthcheck"]["Test"][0] == "CMD-SHELL"
