@@ -6,6 +6,8 @@
   ./dev e2e        install the built packages from their repositories (apt and dnf), check
                    them, upgrade them
   ./dev nightly    build, then e2e: what CI has no time for
+  ./dev image      the all-in-one container image from the built package
+  ./dev ci         write .gitlab-ci.yml (the release team's nightly pipeline)
 """
 
 from __future__ import annotations
@@ -108,14 +110,26 @@ def publish(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-
 
 @task(help={"project": f"project to install and upgrade (default: {DEFAULT_PROJECT})"})
 def e2e(c: Context, project: str = DEFAULT_PROJECT) -> None:
-    """Install the built package from repo/ in a clean container, check it, upgrade, check."""
+    """Install from repo/ with apt and dnf in clean containers, check, upgrade, check."""
     c.run(f"{VENV_BIN}/python bench/e2e.py --project {project}", env=signing_env(), pty=False)
+
+
+@task(help={
+    "project": f"project whose .deb in pkg/ the image is made from (default: {DEFAULT_PROJECT})",
+    "arch": "amd64 or arm64 (default: amd64)",
+    "tag": "the image's tag (default: PROJECT:VERSION-ARCH)",
+})
+def image(c: Context, project: str = DEFAULT_PROJECT, arch: str = "amd64", tag: str = "") -> None:
+    """The all-in-one container image, made from the built package (./dev build first)."""
+    c.run(f"{VENV_BIN}/omnibus image package {project} --arch {arch}"
+          + (f" --tag {tag}" if tag else ""))
 
 
 @task(help={"project": f"project to build, install and upgrade (default: {DEFAULT_PROJECT})"})
 def nightly(c: Context, project: str = DEFAULT_PROJECT) -> None:
-    """What does not fit in CI's time: build and publish, then the end-to-end install and
-    upgrade with apt and dnf (cold about half an hour here, warm about four minutes)."""
+    """Build and publish, then e2e with apt and dnf: what CI has no time for.
+
+    Cold about half an hour here, warm about four minutes."""
     start = time.monotonic()
     build(c, project=project)
     e2e(c, project=project)
@@ -153,8 +167,9 @@ def bench(c: Context) -> None:
 })
 def ci(c: Context, projects: str = "gitlab-ce,gitlab-ee,gitlab-fips",
        out: str = ".gitlab-ci.yml") -> None:
-    """Write the GitLab CI pipeline from platforms/ and projects/, then check it against
-    GitLab's CI schema (docs/ci.md)."""
+    """Write .gitlab-ci.yml from platforms/ and projects/; check it with GitLab's schema.
+
+    docs/ci.md explains the pipeline."""
     names = " ".join(name.strip() for name in projects.split(",") if name.strip())
     c.run(f"{VENV_BIN}/omnibus ci generate {names} --out {out}")
     c.run(f"{VENV_BIN}/check-jsonschema --builtin-schema vendor.gitlab-ci {out}")
