@@ -20,6 +20,7 @@ import argparse
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from e2e import ROOT, prepare_rpm_host, run
@@ -46,7 +47,7 @@ def package(project: str, compression: str, out: Path) -> list[tuple[str, str, f
     if result.returncode != 0:
         raise SystemExit(f"omnibus package failed:\n{result.stderr[-2000:]}")
     written = [(name, size, float(seconds))
-               for name, size, seconds in WROTE.findall(result.stdout)]
+               for name, size, seconds in WROTE.findall(result.stdout + result.stderr)]
     if not written:
         raise SystemExit(f"nothing written to {out} (up to date? delete it):\n{result.stdout}")
     return written
@@ -61,7 +62,7 @@ def install_seconds(base: str, out: Path, name: str) -> tuple[float, str]:
         run(["docker", "exec", "-e", "DEBIAN_FRONTEND=noninteractive", container, "sh", "-c",
              prepare], check=True)
         if name.endswith(".rpm"):
-            prepare_rpm_host(container, out / name, 0.0)
+            prepare_rpm_host(container, out / name, time.monotonic())
         timed = TIMED[Path(name).suffix].format(name=name)
         script = (f"start=$(date +%s.%N); {timed} >/tmp/install.log 2>&1 || "
                   "{ cat /tmp/install.log; exit 1; }; end=$(date +%s.%N); "
