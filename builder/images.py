@@ -4,16 +4,21 @@ A builder image is tagged by a digest of its inputs (the recipe, the platform's 
 install command and build packages, the arch), so it is rebuilt only when one of them
 changes. The base image comes from a registry, or, for Debian-family platforms with a
 `bootstrap_suite`, is made here: mmdebstrap from the mirrors apt is configured with, then
-`docker import`. Foreign arches bootstrap and run under qemu-user emulation (binfmt_misc).
+`docker load` of a one-layer image whose config records the arch (`docker import` records the
+host's, so an arm64 image made here, and every image made from it, would claim amd64).
+Foreign arches bootstrap and run under qemu-user emulation (binfmt_misc).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import platform as platform_module
 import re
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -42,8 +47,9 @@ def base_sources(platform: Platform, etc: Path = Path("/etc")) -> str:
 
 def base_tag(platform: Platform, arch: str, sources: str) -> str:
     spec = platform.arches[arch]
+    # format 2: loaded with the arch recorded (format 1 images were imported as the host's)
     digest = _digest({"suite": platform.bootstrap_suite, "arch": spec.package_arch,
-                      "sources": sources, "variant": "minbase"})
+                      "sources": sources, "variant": "minbase", "format": 2})
     return f"omnibus-base/{platform.id}:{arch}-{digest}"
 
 
@@ -99,8 +105,37 @@ def _bootstrap(platform: Platform, arch: str, report: Report) -> str:
                                f"{problem[-1500:]}",
                                hint="check apt's mirror and, for foreign arches, "
                                "qemu-user-static and binfmt_misc (update-binfmts --enable)")
-        docker("import", str(tarball), tag)
+        load_rootfs(tarball, tag, spec.docker_platform)
     return tag
+
+
+def load_rootfs(rootfs: Path, tag: str, docker_platform: str) -> None:
+    """`docker load` the root file system tarball as a one-layer image of `docker_platform`
+    (os/arch[/variant]), the config naming that platform."""
+    os_name, arch, *variant = docker_platform.split("/")
+    layer = hashlib.sha256()
+    with rootfs.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            layer.update(chunk)
+    config = json.dumps({
+        "architecture": arch, "os": os_name, **({"variant": variant[0]} if variant else {}),
+        "config": {}, "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer.hexdigest()}"]},
+        "history": [{"created_by": "mmdebstrap (omnibus image build)"}],
+    }, sort_keys=True).encode()
+    config_name = f"{hashlib.sha256(config).hexdigest()}.json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag],
+                            "Layers": ["layer.tar"]}]).encode()
+    archive = rootfs.with_name("image.tar")
+    with tarfile.open(archive, "w") as out:
+        out.add(rootfs, arcname="layer.tar")
+        for name, data in ((config_name, config), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    try:
+        docker("load", "-i", str(archive), timeout=1800)
+    finally:
+        archive.unlink()
 
 
 def is_native(arch: str) -> bool:
@@ -152,8 +187,8 @@ def ensure_image(platform: Platform, arch: str, root: Path, report: Report) -> s
     report(platform.id, f"building builder image {tag}")
     with tempfile.TemporaryDirectory() as context:
         shutil.copy(root / RECIPE, Path(context) / RECIPE)
-        # No --platform: the base is a local, arch-specific tag, and docker's import does not
-        # record a foreign arch, so a platform check would refuse the image we made.
+        # No --platform: the base is a local, arch-specific tag (its config names the arch),
+        # and a registry pull by platform is neither needed nor possible here.
         docker("build", "--network", "host", "--build-arg", f"BASE_IMAGE={base}",
                "--build-arg", f"PACKAGE_INSTALL={install_command(platform)}",
                "-f", str(Path(context) / RECIPE), "-t", tag, context, timeout=3600)

@@ -227,7 +227,9 @@ def disable_step(layout: Layout, name: str) -> Step:
 
 
 def processes(program: bytes) -> Iterator[tuple[int, list[bytes]]]:
-    """(pid, argv) of every running process whose program path ends with `program`."""
+    """(pid, argv) of every running process whose program path ends with `program`. Under
+    qemu-user emulation (an arm64 image on an amd64 host) the kernel shows the emulator as
+    argv[0] and the program after it, so that one counts."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -235,6 +237,8 @@ def processes(program: bytes) -> Iterator[tuple[int, list[bytes]]]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
+        if len(argv) > 1 and argv[0].rsplit(b"/", 1)[-1].startswith(b"qemu-"):
+            argv = argv[1:]
         if argv[0].endswith(program):
             yield int(entry.name), argv
 
@@ -286,7 +290,7 @@ def start_supervisor_step(layout: Layout) -> Step:
             subprocess.Popen([str(layout.embedded / "bin" / "runsvdir-start")],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # slow under emulation (arm64 images under qemu)
         while not supervisor_running(layout):
             if time.monotonic() > deadline:
                 raise ResourceError("runsvdir", "did not start",

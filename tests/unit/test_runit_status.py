@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
+import time
 
 from gitlab_ctl.paths import Layout
-from gitlab_ctl.runit import TAI_OFFSET, log_config, read_status, status_line
+from gitlab_ctl.runit import TAI_OFFSET, log_config, processes, read_status, status_line
 
 NOW = 1_700_000_000
 
@@ -50,3 +53,23 @@ def test_svlogd_config_from_the_logging_settings():
     text = log_config({"svlogd_size": 209715200, "svlogd_num": 30, "svlogd_timeout": 86400,
                        "svlogd_filter": "gzip", "svlogd_udp": None, "svlogd_prefix": None})
     assert text == "s209715200\nn30\nt86400\n!gzip\n"
+
+
+def test_a_program_run_under_qemu_user_emulation_is_found(tmp_path):
+    # What /proc shows for an arm64 runsvdir in a container on an amd64 host: the emulator
+    # first, then the program and its arguments.
+    program = tmp_path / "runsvdir"
+    program.write_text("import time\ntime.sleep(30)\n")
+    argv = ["/usr/bin/qemu-aarch64-static", str(program), "-P", "/opt/gitlab/service"]
+    process = subprocess.Popen(argv, executable=sys.executable)
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            found = dict(processes(b"runsvdir"))
+            if process.pid in found:
+                break
+            time.sleep(0.05)
+        assert found.get(process.pid) == [arg.encode() for arg in argv[1:]] + [b""]
+    finally:
+        process.kill()
+        process.wait()
