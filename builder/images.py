@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 from builder.aptsources import configured_entries, deb_stanzas_for, host_codename
@@ -119,6 +120,7 @@ def load_rootfs(rootfs: Path, tag: str, docker_platform: str) -> None:
             layer.update(chunk)
     config = json.dumps({
         "architecture": arch, "os": os_name, **({"variant": variant[0]} if variant else {}),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "config": {}, "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer.hexdigest()}"]},
         "history": [{"created_by": "mmdebstrap (omnibus image build)"}],
     }, sort_keys=True).encode()
