@@ -229,7 +229,8 @@ def disable_step(layout: Layout, name: str) -> Step:
 def processes(program: bytes) -> Iterator[tuple[int, list[bytes]]]:
     """(pid, argv) of every running process whose program path ends with `program`. Under
     qemu-user emulation (an arm64 image on an amd64 host) the kernel shows the emulator as
-    argv[0] and the program after it, so that one counts."""
+    argv[0] (/usr/libexec/qemu-binfmt/aarch64-binfmt-P, /usr/bin/qemu-aarch64-static) and
+    the program's path after it, so that one counts."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -237,7 +238,7 @@ def processes(program: bytes) -> Iterator[tuple[int, list[bytes]]]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if len(argv) > 1 and argv[0].rsplit(b"/", 1)[-1].startswith(b"qemu-"):
+        if len(argv) > 1 and b"qemu" in argv[0]:
             argv = argv[1:]
         if argv[0].endswith(program):
             yield int(entry.name), argv

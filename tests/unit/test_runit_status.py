@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from gitlab_ctl.paths import Layout
 from gitlab_ctl.runit import TAI_OFFSET, log_config, processes, read_status, status_line
 
@@ -55,12 +57,14 @@ def test_svlogd_config_from_the_logging_settings():
     assert text == "s209715200\nn30\nt86400\n!gzip\n"
 
 
-def test_a_program_run_under_qemu_user_emulation_is_found(tmp_path):
+@pytest.mark.parametrize("emulator", ["/usr/libexec/qemu-binfmt/aarch64-binfmt-P",
+                                      "/usr/bin/qemu-aarch64-static"])
+def test_a_program_run_under_qemu_user_emulation_is_found(tmp_path, emulator):
     # What /proc shows for an arm64 runsvdir in a container on an amd64 host: the emulator
-    # first, then the program and its arguments.
+    # (Debian 12's binfmt name, or the static one) first, then the program and its arguments.
     program = tmp_path / "runsvdir"
     program.write_text("import time\ntime.sleep(30)\n")
-    argv = ["/usr/bin/qemu-aarch64-static", str(program), "-P", "/opt/gitlab/service"]
+    argv = [emulator, str(program), "runsvdir", "-P", "/opt/gitlab/service"]
     process = subprocess.Popen(argv, executable=sys.executable)
     try:
         deadline = time.monotonic() + 5
