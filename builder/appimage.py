@@ -34,7 +34,6 @@ class ImagePackage:
     name: str
     version: str
     arch: str
-    manifest_sha256: str
     sbom: Path | None
 
     @property
@@ -61,7 +60,7 @@ def read_package(path: Path) -> ImagePackage:
     version = f"{meta['version']}-{meta['iteration']}"
     sbom = path.with_name(f"{meta['name']}_{version}.spdx.json")
     return ImagePackage(path, str(meta["name"]), version, str(meta["arch"]),
-                        manifest_sha256(path), sbom if sbom.is_file() else None)
+                        sbom if sbom.is_file() else None)
 
 
 def choose_package(catalog: Catalog, args, platform: Platform) -> ImagePackage:
@@ -69,6 +68,10 @@ def choose_package(catalog: Catalog, args, platform: Platform) -> ImagePackage:
     directory for this platform and arch."""
     from builder.publishverb import packages_for
 
+    if platform.package_format != "deb":
+        raise UsageError(f"images are made from a .deb, and {platform.id} makes "
+                         f"{platform.package_format} packages",
+                         hint="use a Debian-family platform, e.g. --platform debian-12")
     if args.package is not None:
         if not args.package.is_file():
             raise UsageError(f"{args.package}: no such package file",
@@ -125,7 +128,7 @@ def labels(package: ImagePackage) -> dict[str, str]:
         "org.opencontainers.image.version": package.version,
         f"{LABEL_PREFIX}.package": package.path.name,
         f"{LABEL_PREFIX}.package.sha256": package.sha256,
-        f"{LABEL_PREFIX}.version-manifest.sha256": package.manifest_sha256,
+        f"{LABEL_PREFIX}.version-manifest.sha256": manifest_sha256(package.path),
     }
     if package.sbom is not None:
         document = json.loads(package.sbom.read_text())
@@ -144,10 +147,9 @@ def image_tag(package: ImagePackage, arch: str) -> str:
 def build_image(root: Path, platform: Platform, arch: str, package: ImagePackage,
                 tag: str | None, report) -> str:
     """Make the image; its tag."""
-    if platform.package_format != "deb" or package.path.suffix != ".deb":
-        raise UsageError(f"the image is made from a .deb on a deb platform, not "
-                         f"{package.path.name} on {platform.id}",
-                         hint="use a Debian-family platform, e.g. --platform debian-12")
+    if package.path.suffix != ".deb":
+        raise UsageError(f"{package.path}: images are made from a .deb",
+                         hint="give the .deb that `omnibus package` wrote")
     base = ensure_base(platform, arch, report)
     tag = tag or image_tag(package, arch)
     started = time.monotonic()

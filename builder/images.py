@@ -113,6 +113,16 @@ def _bootstrap(platform: Platform, arch: str, report: Report) -> str:
 def load_rootfs(rootfs: Path, tag: str, docker_platform: str) -> None:
     """`docker load` the root file system tarball as a one-layer image of `docker_platform`
     (os/arch[/variant]), the config naming that platform."""
+    archive = rootfs.with_name("image.tar")
+    write_image_archive(rootfs, tag, docker_platform, archive)
+    try:
+        docker("load", "-i", str(archive), timeout=1800)
+    finally:
+        archive.unlink()
+
+
+def write_image_archive(rootfs: Path, tag: str, docker_platform: str, archive: Path) -> None:
+    """The `docker save` format: the layer, the image config, and manifest.json."""
     os_name, arch, *variant = docker_platform.split("/")
     layer = hashlib.sha256()
     with rootfs.open("rb") as handle:
@@ -127,17 +137,12 @@ def load_rootfs(rootfs: Path, tag: str, docker_platform: str) -> None:
     config_name = f"{hashlib.sha256(config).hexdigest()}.json"
     manifest = json.dumps([{"Config": config_name, "RepoTags": [tag],
                             "Layers": ["layer.tar"]}]).encode()
-    archive = rootfs.with_name("image.tar")
     with tarfile.open(archive, "w") as out:
         out.add(rootfs, arcname="layer.tar")
         for name, data in ((config_name, config), ("manifest.json", manifest)):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             out.addfile(info, io.BytesIO(data))
-    try:
-        docker("load", "-i", str(archive), timeout=1800)
-    finally:
-        archive.unlink()
 
 
 def is_native(arch: str) -> bool:

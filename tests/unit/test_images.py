@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from builder.images import _without_suites, base_sources, base_tag, builder_tag, install_command
+import hashlib
+import io
+import json
+import tarfile
+
+import pytest
+
+from builder.images import (
+    _without_suites,
+    base_sources,
+    base_tag,
+    builder_tag,
+    install_command,
+    write_image_archive,
+)
 from builder.loader import load_catalog
 from tests.unit.test_aptsources import DEB822, etc_with
 
@@ -31,3 +45,23 @@ def test_builder_tag_follows_recipe_base_and_packages(root):
     root.write("Dockerfile.builder", "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN true\n")
     assert builder_tag(platform, "amd64", root.path, "base:1") != first
     assert install_command(platform) == "apt-get install -y "  # the fixture has no packages
+
+
+@pytest.mark.parametrize(("platform", "arch", "variant"), [
+    ("linux/arm64", "arm64", None), ("linux/arm/v7", "arm", "v7"), ("linux/amd64", "amd64", None)])
+def test_a_base_image_records_its_own_arch(tmp_path, platform, arch, variant):
+    rootfs = tmp_path / "rootfs.tar"
+    with tarfile.open(rootfs, "w") as tree:
+        info = tarfile.TarInfo("etc/hostname")
+        info.size = 3
+        tree.addfile(info, io.BytesIO(b"gl\n"))
+    write_image_archive(rootfs, "omnibus-base/x:tag", platform, tmp_path / "image.tar")
+    with tarfile.open(tmp_path / "image.tar") as archive:
+        manifest = json.load(archive.extractfile("manifest.json"))
+        assert manifest[0]["RepoTags"] == ["omnibus-base/x:tag"]
+        config = json.load(archive.extractfile(manifest[0]["Config"]))
+        layer = archive.extractfile(manifest[0]["Layers"][0]).read()
+    assert (config["os"], config["architecture"], config.get("variant")) == ("linux", arch,
+                                                                             variant)
+    assert config["rootfs"]["diff_ids"] == [f"sha256:{hashlib.sha256(layer).hexdigest()}"]
+    assert layer == rootfs.read_bytes()
