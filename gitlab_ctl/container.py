@@ -15,7 +15,6 @@ It does what administrators expect of the official image's wrapper:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -28,7 +27,7 @@ from gitlab_ctl import control, runit
 from gitlab_ctl.backup_etc import backup_etc
 from gitlab_ctl.maintenance import Out, template_path
 from gitlab_ctl.paths import Layout
-from gitlab_ctl.upgrade import package_upgrade_stop, upgrade_check
+from gitlab_ctl.upgrade import package_manifest, package_upgrade_stop, upgrade_check
 
 #: Under the data volume: the package version the volumes last ran with.
 VERSION_MARK = "container-version"
@@ -41,11 +40,7 @@ class Supervision:
 
 
 def package_version(layout: Layout) -> str:
-    manifest = layout.install_dir / "version-manifest.json"
-    try:
-        return str(json.loads(manifest.read_text())["build_version"])
-    except (OSError, ValueError, KeyError):
-        return ""
+    return str(package_manifest(layout).get("build_version") or "")
 
 
 def ensure_config(layout: Layout, out: Out) -> None:

@@ -43,13 +43,18 @@ def major_minor(version: str, where: str):
     return Version(f"{match.group(1)}.{match.group(2)}")
 
 
-def package_upgrade_stop(layout: Layout) -> str:
-    """The installed package's upgrade stop, from its version manifest ('' if none)."""
+def package_manifest(layout: Layout) -> dict:
+    """The installed package's version manifest ({} when it cannot be read)."""
     try:
         manifest = json.loads((layout.install_dir / "version-manifest.json").read_text())
     except (OSError, ValueError):
-        return ""
-    return str(manifest.get("upgrade_stop") or "") if isinstance(manifest, dict) else ""
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def package_upgrade_stop(layout: Layout) -> str:
+    """The installed package's upgrade stop ('' if it names none)."""
+    return str(package_manifest(layout).get("upgrade_stop") or "")
 
 
 def upgrade_check(old: str, new: str, environ: Mapping[str, str] | None = None,
