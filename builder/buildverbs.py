@@ -48,13 +48,17 @@ def _fetch(catalog: Catalog, args: argparse.Namespace, graph: Graph, printer: Pr
     chain = ", ".join(m.describe() for m in context.mirrors) or "none (cache only)"
     printer.line(f"fetching sources of {graph.project.name} for {graph.platform.id}/{graph.arch}"
                  f" ({'offline' if args.offline else 'mirrors: ' + chain})")
-    return fetch_sources(graph, context, jobs, _locks_path(catalog, args))
+    return fetch_sources(graph, context, jobs, _locks_path(catalog, args),
+                         locks_only=getattr(args, "locks_only", False))
 
 
 def run_fetch(catalog: Catalog, args: argparse.Namespace) -> str:
     graph = _graph(catalog, args)
     started = time.monotonic()
     results = _fetch(catalog, args, graph, ProgressPrinter(), args.jobs)
+    if args.locks_only:
+        return (f"{len(results)} git sources locked in {_locks_path(catalog, args)} "
+                f"({time.monotonic() - started:.1f} s)")
     return format_fetch(results, time.monotonic() - started)
 
 

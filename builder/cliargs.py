@@ -86,6 +86,9 @@ def _add_build_verbs(verbs: argparse._SubParsersAction) -> None:
     _cache_options(fetch)
     _fetch_options(fetch)
     fetch.add_argument("--jobs", type=_positive, default=4, help="parallel fetches (default 4)")
+    fetch.add_argument("--locks-only", action="store_true",
+                       help="only lock every git ref to a commit (git ls-remote) and write the "
+                       "locks; download nothing (a pipeline's facts job)")
     _common(fetch)
 
     _add_build_verb(verbs)

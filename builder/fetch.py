@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from builder.errors import FetchError
-from builder.fetchers import FETCHERS, FetchContext, FetchedSource, SourceUnavailable
+from builder.fetchers import FETCHERS, FetchContext, FetchedSource, SourceUnavailable, git
 from builder.graph import Graph
 from builder.locks import save_locks
 
@@ -34,13 +34,18 @@ class FetchFailed(FetchError):
 
 
 def fetch_sources(graph: Graph, context: FetchContext, jobs: int = 4,
-                  locks_path: Path | None = None) -> dict[str, FetchedSource]:
-    """Fetch the sources of every software in `graph`; write new git locks to `locks_path`."""
+                  locks_path: Path | None = None,
+                  locks_only: bool = False) -> dict[str, FetchedSource]:
+    """Fetch the sources of every software in `graph`; write new git locks to `locks_path`.
+    `locks_only`: resolve the git sources' refs to commits, download nothing."""
     wanted = [graph.software[name] for name in graph.order if graph.software[name].source]
+    if locks_only:
+        wanted = [item for item in wanted if item.source.kind == "git"]
     results: dict[str, FetchedSource] = {}
     failures: dict[str, FetchError] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {item.name: pool.submit(FETCHERS[item.source.kind], item, context)
+        futures = {item.name: pool.submit(git.lock if locks_only
+                                          else FETCHERS[item.source.kind], item, context)
                    for item in wanted}
         for name, future in futures.items():
             try:

@@ -133,10 +133,11 @@ def trigger_job(projects: list[str], tags: RunnerTags) -> dict[str, Any]:
 
 
 def facts_job(catalog: Catalog, targets: list[Target], tags: RunnerTags) -> dict[str, Any]:
-    # A new, empty locks file: every git ref is resolved anew, once, for the whole pipeline.
+    # A new, empty locks file: every git ref is resolved anew, once, for the whole pipeline,
+    # with git ls-remote (--locks-only): nothing is downloaded here.
     script = [f"mkdir -p {FACTS_DIR}", f"echo '{{}}' > {LOCKS}"]
     script += [f"omnibus fetch {t.project.name} --platform {t.platform.id} --arch {t.arch} "
-               f"--locks {LOCKS}" for t in facts_targets(catalog, targets)]
+               f"--locks {LOCKS} --locks-only" for t in facts_targets(catalog, targets)]
     return _job("facts", tags.tools, script, needs=["trigger"], retry=RETRY,
                 artifacts={"paths": [f"{FACTS_DIR}/"], "expire_in": "7 days"})
 

@@ -12,6 +12,7 @@ import hashlib
 import os
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from builder.errors import FetchError
@@ -94,15 +95,59 @@ def fetch(software: Software, context: FetchContext) -> FetchedSource:
     if context.offline:
         raise SourceUnavailable(software.name, [], offline=True)
     _ensure_repository(repo)
+    # A locked ref is fetched as its commit: a pipeline's jobs build what its facts job
+    # locked, though the branch has moved on since.
+    wanted = replace(source, ref=known) if known and not context.refresh else source
     tried = []
     for remote in _remotes(context, software, source):
-        context.report(software.name, f"fetching {source.ref} from {remote}")
+        context.report(software.name, f"fetching {wanted.ref} from {remote}")
         try:
-            commit = _fetch_ref(repo, remote, source)
+            commit = _fetch_ref(repo, remote, wanted)
         except FetchError as error:
             tried.append(f"{remote}: {error.message}")
             continue
         # A ref under refs/omnibus keeps the commit from being garbage-collected.
         _git(repo, "update-ref", f"refs/omnibus/{commit}", commit)
+        return FetchedSource(software.name, "git", repo, commit, remote, (key, commit))
+    raise SourceUnavailable(software.name, tried)
+
+
+def _remote_commit(remote: str, ref: str) -> str:
+    """The commit `ref` names on `remote`, asked with `git ls-remote` (nothing downloaded);
+    for an annotated tag, the commit it points at."""
+    listed = subprocess.run(["git", "ls-remote", remote, ref, f"{ref}^{{}}"],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, **_GIT_ENV})
+    if listed.returncode != 0:
+        raise FetchError(_reason(listed.stderr))
+    found = dict(reversed(line.split("\t", 1)) for line in listed.stdout.splitlines()
+                 if "\t" in line)
+    wanted = [f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}", f"refs/heads/{ref}", ref]
+    for name in wanted:
+        if name in found:
+            return found[name]
+    raise FetchError(f"the remote has no ref {ref}")
+
+
+def lock(software: Software, context: FetchContext) -> FetchedSource:
+    """The lock of a git source without fetching it: what `omnibus fetch --locks-only` (a
+    pipeline's facts job) needs, in seconds instead of a download of every repository."""
+    source = software.source
+    assert isinstance(source, GitSource)
+    key = lock_key(source)
+    repo = repository_dir(context.cache_dir, software, source)
+    known = source.ref if source.locked else context.locks.get(key)
+    if known and (source.locked or not context.refresh):
+        return FetchedSource(software.name, "git", repo, known, "locks", (key, known))
+    if context.offline:
+        raise SourceUnavailable(software.name, [], offline=True)
+    tried = []
+    for remote in _remotes(context, software, source):
+        context.report(software.name, f"resolving {source.ref} at {remote}")
+        try:
+            commit = _remote_commit(remote, source.ref)
+        except (FetchError, subprocess.TimeoutExpired) as error:
+            tried.append(f"{remote}: {getattr(error, 'message', 'git ls-remote timed out')}")
+            continue
         return FetchedSource(software.name, "git", repo, commit, remote, (key, commit))
     raise SourceUnavailable(software.name, tried)

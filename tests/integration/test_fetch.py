@@ -193,6 +193,40 @@ def test_branch_lock_holds_until_refresh(root, tmp_path, upstream_repo):
     assert refreshed.locked_version == git(upstream_repo, "rev-parse", "main")
 
 
+def test_locks_only_resolves_every_git_ref_and_downloads_nothing(root, tmp_path, upstream_repo):
+    git(upstream_repo, "tag", "-a", "-m", "annotated", "v1.1-annotated", "v1.1")
+    url = f"file://{upstream_repo}"
+    for name, ref in (("gitaly", "v1.0"), ("gitlab-shell", "v1.1-annotated"),
+                      ("gitlab-pages", "main")):
+        root.software(name, extra=f"source: {{git: '{url}', ref: {ref}}}\n")
+    define(root)  # a url source nobody can reach: a lock-only run must not try it
+    root.project("demo", ["gitaly", "gitlab-shell", "gitlab-pages", "zlib"])
+    cache = tmp_path / "cache"
+    catalog = load_catalog(root.path)
+    graph = resolve(catalog, catalog.projects["demo"], catalog.platforms["debian-12"], "amd64")
+    context = FetchContext(root=root.path, cache_dir=cache, mirrors=(Mirror("upstream"),))
+    results = fetch_sources(graph, context, locks_path=cache / "source-locks.json",
+                            locks_only=True)
+    assert sorted(results) == ["gitaly", "gitlab-pages", "gitlab-shell"]
+    assert load_locks(cache / "source-locks.json") == {
+        f"{url}@v1.0": git(upstream_repo, "rev-parse", "v1.0^{commit}"),
+        f"{url}@v1.1-annotated": git(upstream_repo, "rev-parse", "v1.1^{commit}"),
+        f"{url}@main": git(upstream_repo, "rev-parse", "main"),
+    }
+    assert sorted(path.name for path in cache.iterdir()) == ["source-locks.json"]
+    # a job's full fetch afterwards takes exactly the locked commit, though main moved on
+    (upstream_repo / "VERSION").write_text("2.0")
+    git(upstream_repo, "commit", "-q", "-am", "2.0")
+    root.project("pages", ["gitlab-pages"])
+    catalog = load_catalog(root.path)
+    graph = resolve(catalog, catalog.projects["pages"], catalog.platforms["debian-12"], "amd64")
+    job = FetchContext(root=root.path, cache_dir=tmp_path / "job-cache",
+                       mirrors=(Mirror("upstream"),), locks=load_locks(cache / "source-locks.json"))
+    fetched = fetch_sources(graph, job)["gitlab-pages"]
+    assert fetched.locked_version == results["gitlab-pages"].locked_version
+    assert git(fetched.path, "show", f"{fetched.locked_version}:VERSION") == "1.1"
+
+
 def test_path_source(root, tmp_path):
     root.write("src/hello/main.c", "int main(void){return 0;}\n")
     root.software("hello", extra="source: {path: src/hello}\n")
