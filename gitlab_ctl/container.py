@@ -7,7 +7,7 @@ It does what administrators expect of the official image's wrapper:
 - runsvdir supervising the services without systemd, and reconfigure on every start;
 - a newer image on the same volumes is an upgrade: the upgrade stop is checked, /etc/gitlab
   is backed up, then reconfigure migrates;
-- the services' logs on stdout as well as under /var/log/gitlab;
+- the services' logs on stdout as well as under /var/log/gitlab, from this start on;
 - TERM (`docker stop`) or INT: every service stopped through runit, then runsvdir, exit 0;
 - orphans reaped, as PID 1 must.
 """
@@ -18,13 +18,13 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from gitlab_ctl import control, runit
 from gitlab_ctl.backup_etc import backup_etc
+from gitlab_ctl.logfollow import LogFollower
 from gitlab_ctl.maintenance import Out, template_path
 from gitlab_ctl.paths import Layout
 from gitlab_ctl.upgrade import package_manifest, package_upgrade_stop, upgrade_check
@@ -85,17 +85,10 @@ def reap_children() -> None:
             pass
 
 
-def follow_logs(layout: Layout) -> subprocess.Popen | None:
-    files = control.log_files(layout, None)
-    if not files:
-        return None
-    return subprocess.Popen(["tail", "--follow=name", "--retry", "-n", "0", *files],
-                            stdin=subprocess.DEVNULL)
-
-
-def shut_down(layout: Layout, out: Out, svwait: int, tail: subprocess.Popen | None) -> None:
+def shut_down(layout: Layout, out: Out, svwait: int, logs: LogFollower) -> None:
     """Every service down through runit (each gets `svwait` seconds), then runsvdir: on HUP
-    it sends TERM to each runsv, which exits once its service and logger are down."""
+    it sends TERM to each runsv, which exits once its service and logger are down. The
+    services' last log lines are printed as they come."""
     control.control(layout, "stop", None, out, svwait=svwait)
     for pid in runit.runsvdir_pids(layout):
         with contextlib.suppress(ProcessLookupError):
@@ -104,10 +97,9 @@ def shut_down(layout: Layout, out: Out, svwait: int, tail: subprocess.Popen | No
     while (runit.supervisor_running(layout) or any(runit.processes(b"runsv"))) \
             and time.monotonic() < deadline:
         reap_children()
+        logs.poll()
         time.sleep(0.1)
-    if tail is not None:
-        tail.terminate()
-        tail.wait()
+    logs.poll()
     reap_children()
 
 
@@ -123,24 +115,26 @@ def container_run(layout: Layout, out: Out, reconfigure: Callable[[], int],
     ensure_config(layout, out)
     if prepare_upgrade(layout, out) != 0:
         return 1
+    logs = LogFollower(layout)
+    logs.mark()  # this start's log lines, not the previous run's
     code = reconfigure()
     if code == 2:  # the config was refused: nothing was started
         return 2
     if code != 0:
         out("reconfigure failed (its error is above); stopping what it started")
-        shut_down(layout, out, svwait, None)
+        shut_down(layout, out, svwait, logs)
         return code
     record_version(layout)
-    tail = follow_logs(layout)
     out("GitLab is running; `docker stop` shuts it down cleanly")
     while not state.stop_signal and runit.supervisor_running(layout):
         reap_children()
+        logs.poll()
         time.sleep(0.5)
     if not state.stop_signal:
         out("runsvdir ended unexpectedly; stopping the services")
-        shut_down(layout, out, svwait, tail)
+        shut_down(layout, out, svwait, logs)
         return 1
     out(f"Received {state.stop_signal}: stopping every service")
-    shut_down(layout, out, svwait, tail)
+    shut_down(layout, out, svwait, logs)
     out("GitLab stopped")
     return 0
