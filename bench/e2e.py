@@ -49,7 +49,19 @@ CHECKS = {
         "&& gitlab-redis-cli get e2e:probe | grep -qx kept",
 }
 SHOWN = "grep -E 'Reconfigured|Thank you|Checked|Upgrade complete|backup archive|Unpacking|" \
-    "Upgrading|Installing'"
+    "Upgrading|Installing|Removing|Erasing|stopped|kept'"
+#: After removal: no process runs from the install dir, the programs are gone, the data and
+#: configuration stay (as omnibus-gitlab's removal leaves them).
+REMOVED = {
+    "no service runs any more":
+        # [b]: this check's own command line must not match itself
+        "! grep -l 'opt/gitla[b]/' /proc/[0-9]*/cmdline 2>/dev/null | grep -q .",
+    "the package's programs are gone": "! test -e /opt/gitlab/embedded/bin/postgres "
+                                       "&& ! test -e /usr/bin/gitlab-ctl",
+    "configuration and data stay": "test -f /etc/gitlab/gitlab.rb "
+                                   "&& test -f /etc/gitlab/gitlab-secrets.json "
+                                   "&& test -d /var/opt/gitlab/postgresql/data",
+}
 HOST_PROVIDES_SPEC = """Name: debian-host-provides
 Version: 1
 Release: 0
@@ -72,6 +84,7 @@ class Client:
     install: str  # {spec} is the package and its version
     upgrade: str
     installed: str  # prints the installed version
+    remove: str  # the package, not its configuration or data
 
 
 APT = Client(
@@ -80,14 +93,16 @@ APT = Client(
           "sed 's#^URIs: .*#URIs: {url}#' /repo/gitlab.sources "
           "> /etc/apt/sources.list.d/gitlab.sources && apt-get update -qq",
     install="apt-get install -y -qq {spec}", upgrade="apt-get update -qq && apt-get install "
-    "-y -qq {project}", installed="dpkg-query -W {project}")
+    "-y -qq {project}", installed="dpkg-query -W {project}",
+    remove="apt-get remove -y -qq {project}")
 DNF_FLAGS = "-y --releasever=12 --setopt=install_weak_deps=False"
 DNF = Client(
     suffix=".x86_64.rpm", repo="{platform}-rpm",
     setup="mkdir -p /etc/yum.repos.d && sed 's#^baseurl=.*#baseurl={url}#; "
           "s#^gpgkey=.*#gpgkey={url}/gpg.key#' /repo/gitlab.repo > /etc/yum.repos.d/gitlab.repo",
     install=f"dnf {DNF_FLAGS} install {{spec}}",
-    upgrade=f"dnf {DNF_FLAGS} --refresh upgrade {{project}}", installed="rpm -q {project}")
+    upgrade=f"dnf {DNF_FLAGS} --refresh upgrade {{project}}", installed="rpm -q {project}",
+    remove=f"dnf {DNF_FLAGS} remove {{project}}")
 CLIENTS = {"deb": APT, "rpm": DNF}
 
 
@@ -143,8 +158,8 @@ def built_spec(project: str, client: Client) -> str:
     return packages[-1].name.removesuffix(client.suffix)
 
 
-def check_all(name: str, started: float) -> None:
-    for title, script in CHECKS.items():
+def check_all(name: str, started: float, checks: dict[str, str] = CHECKS) -> None:
+    for title, script in checks.items():
         in_container(name, script)
         step(f"ok: {title}", started)
 
@@ -229,6 +244,10 @@ def scenario(name: str, client: Client, url: str, args: argparse.Namespace,
     print(in_container(name, shown(upgrade)), end="")
     print(in_container(name, client.installed.format(project=args.project)), end="")
     check_all(name, started)
+    remove = client.remove.format(project=args.project)
+    step(f"{remove}: the package's scripts stop everything, data stays", started)
+    print(in_container(name, shown(remove)), end="")
+    check_all(name, started, REMOVED)
 
 
 if __name__ == "__main__":
