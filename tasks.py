@@ -43,13 +43,17 @@ def signing_env() -> dict[str, str]:
     return {"GNUPGHOME": str(home), "OMNIBUS_SIGN_KEY": LOCAL_KEY}
 
 
-def package_formats(platform: str) -> list[str]:
-    """The platform's own format first; deb platforms get rpm packages as well (for rpm hosts
-    whose glibc is as new as the platform's), rpm platforms have no apt codename."""
+def package_repositories(platform: str) -> dict[str, str]:
+    """Package format -> its repository under repo/, the platform's own format first; deb
+    platforms get rpm packages as well (for rpm hosts whose glibc is as new as the
+    platform's), rpm platforms have no apt codename."""
     from builder.loader import load_catalog
+    from builder.publish import repository_name
 
-    own = load_catalog(Path.cwd()).platforms[platform].package_format
-    return ["deb", "rpm"] if own == "deb" else [own]
+    facts = load_catalog(Path(__file__).resolve().parent).platforms[platform]
+    own = facts.package_format
+    return {fmt: repository_name(facts, fmt) for fmt in (["deb", "rpm"] if own == "deb"
+                                                          else [own])}
 
 
 @task(help={
@@ -62,7 +66,8 @@ def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12
     """Plan, fetch and build a project's software, package it into pkg/, publish it into repo/."""
     start = time.monotonic()
     target = f"{project} --platform {platform} --arch {arch}"
-    formats = package_formats(platform)
+    repos = package_repositories(platform)
+    formats = list(repos)
     print(f"==> build plan of {project} on {platform}/{arch}")
     c.run(f"{VENV_BIN}/omnibus plan {target}")
     print(f"\n==> fetch, build and package as {' and '.join(formats)} "
@@ -72,8 +77,7 @@ def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12
           env=signing_env())
     # The local repositories are made anew from pkg/: a rebuilt package keeps its version, and
     # a repository (rightly) refuses a different file under a version it already serves.
-    repos = [platform if fmt == formats[0] else f"{platform}-{fmt}" for fmt in formats]
-    for fmt, repo in zip(formats, repos, strict=True):
+    for fmt, repo in repos.items():
         print(f"\n==> publish the {fmt} packages into the signed repository repo/{repo}/ "
               "(made anew)")
         shutil.rmtree(Path("repo") / repo, ignore_errors=True)
@@ -82,7 +86,7 @@ def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12
     print(f"\n==> done in {time.monotonic() - start:.0f} s.\n"
           "  packages, with .sha256, .size, .metadata.json, license status, SBOM: pkg/\n"
           f"  signed repositories (key, .list/.sources or .repo for clients): "
-          f"{', '.join(f'repo/{repo}/' for repo in repos)}\n"
+          f"{', '.join(f'repo/{repo}/' for repo in repos.values())}\n"
           "  build logs: cache/logs/; artifacts: cache/artifacts/\n"
           "next: `./dev e2e` installs it from the repository in a clean container, checks "
           "the services and upgrades it;\n      or `apt-get install ./pkg/NAME.deb` here.")
@@ -103,7 +107,7 @@ def publish(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-
             format: str = "") -> None:
     """Add the project's packages in pkg/ to the platform's signed apt and yum repositories."""
     key = f" --sign-key {sign_key}" if sign_key else ""
-    for fmt in [format] if format else package_formats(platform):
+    for fmt in [format] if format else package_repositories(platform):
         c.run(f"{VENV_BIN}/omnibus publish {project} --platform {platform} --repo {repo}{key} "
               f"--format {fmt} --base-url {base_url}", env={} if sign_key else signing_env())
 

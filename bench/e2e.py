@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from builder.images import ensure_base  # noqa: E402
 from builder.loader import load_catalog  # noqa: E402
+from builder.publish import repository_name  # noqa: E402
 from tasks import signing_env  # noqa: E402
 from tests.httpserver import docker_bridge_gateway, serving_directory  # noqa: E402
 
@@ -79,7 +80,7 @@ Stand-in for packages apt installed, which the rpm database does not list.
 class Client:
     """How an administrator installs from one kind of repository, as shell commands."""
     suffix: str  # the package file's ending in pkg/
-    repo: str  # the repository's directory under repo/, {platform} replaced
+    package_format: str  # deb or rpm: which repository of the platform it reads
     setup: str  # adds the repository; {url} is where it is served
     install: str  # {spec} is the package and its version
     upgrade: str
@@ -88,7 +89,7 @@ class Client:
 
 
 APT = Client(
-    suffix="_amd64.deb", repo="{platform}",
+    suffix="_amd64.deb", package_format="deb",
     setup="cp /repo/gitlab-archive-keyring.gpg /usr/share/keyrings/ && "
           "sed 's#^URIs: .*#URIs: {url}#' /repo/gitlab.sources "
           "> /etc/apt/sources.list.d/gitlab.sources && apt-get update -qq",
@@ -97,7 +98,7 @@ APT = Client(
     remove="apt-get remove -y -qq {project}")
 DNF_FLAGS = "-y --releasever=12 --setopt=install_weak_deps=False"
 DNF = Client(
-    suffix=".x86_64.rpm", repo="{platform}-rpm",
+    suffix=".x86_64.rpm", package_format="rpm",
     setup="mkdir -p /etc/yum.repos.d && sed 's#^baseurl=.*#baseurl={url}#; "
           "s#^gpgkey=.*#gpgkey={url}/gpg.key#' /repo/gitlab.repo > /etc/yum.repos.d/gitlab.repo",
     install=f"dnf {DNF_FLAGS} install {{spec}}",
@@ -180,7 +181,7 @@ def main() -> int:
     base = ensure_base(platform, "amd64", lambda *_args, **_kw: None)
     with serving_directory(args.repo.resolve(), docker_bridge_gateway()) as root_url:
         for fmt in formats:
-            repo = CLIENTS[fmt].repo.format(platform=platform.id)
+            repo = repository_name(platform, CLIENTS[fmt].package_format)
             if not (args.repo / repo).is_dir():
                 raise SystemExit(f"e2e: no repository in {args.repo / repo}; "
                                  "run ./dev build first")

@@ -21,7 +21,9 @@ from pathlib import Path
 from builder.docker import docker, docker_path
 from builder.errors import BuilderError, UsageError
 from builder.images import ensure_base
+from builder.keys import sha256_file
 from builder.model import Catalog, Platform
+from builder.packagefiles import template_environment
 
 TEMPLATES = Path("templates") / "image"
 LABEL_PREFIX = "com.gitlab.omnibus"
@@ -41,11 +43,7 @@ class ImagePackage:
         sidecar = self.path.with_name(self.path.name + ".sha256")
         if sidecar.is_file():
             return sidecar.read_text().split()[0]
-        digest = hashlib.sha256()
-        with self.path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-        return digest.hexdigest()
+        return sha256_file(self.path)
 
 
 def read_package(path: Path) -> ImagePackage:
@@ -114,12 +112,8 @@ def manifest_sha256(deb: Path) -> str:
                      hint="give a package written by `omnibus package`")
 
 
-def render_template(template: Path, **values: str) -> str:
-    import jinja2
-
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined,
-                                     keep_trailing_newline=True, autoescape=False)
-    return environment.from_string(template.read_text()).render(**values)
+def render_template(template: str, root: Path, **values: str) -> str:
+    return template_environment(root / TEMPLATES).get_template(template).render(**values)
 
 
 def labels(package: ImagePackage) -> dict[str, str]:
@@ -134,8 +128,7 @@ def labels(package: ImagePackage) -> dict[str, str]:
         document = json.loads(package.sbom.read_text())
         found[f"{LABEL_PREFIX}.sbom"] = json.dumps(document, separators=(",", ":"),
                                                    sort_keys=True)
-        found[f"{LABEL_PREFIX}.sbom.sha256"] = hashlib.sha256(
-            package.sbom.read_bytes()).hexdigest()
+        found[f"{LABEL_PREFIX}.sbom.sha256"] = sha256_file(package.sbom)
     return found
 
 
@@ -158,7 +151,7 @@ def build_image(root: Path, platform: Platform, arch: str, package: ImagePackage
     try:
         with tempfile.TemporaryDirectory(prefix="omnibus-image-") as context:
             (Path(context) / "Dockerfile").write_text(render_template(
-                root / TEMPLATES / "Dockerfile.j2", installed=installed, name=package.name,
+                "Dockerfile.j2", root, installed=installed, name=package.name,
                 version=package.version))
             label_args = [arg for key, value in labels(package).items()
                           for arg in ("--label", f"{key}={value}")]
@@ -173,7 +166,7 @@ def build_image(root: Path, platform: Platform, arch: str, package: ImagePackage
 
 def install_layer(root: Path, base: str, package: ImagePackage, tag: str) -> str:
     """The base image with the package installed, committed as one layer; its tag."""
-    script = render_template(root / TEMPLATES / "install.sh.j2", package=package.path.name)
+    script = render_template("install.sh.j2", root, package=package.path.name)
     name = f"omnibus-image-{os.getpid()}"
     installed = f"omnibus-image-installing/{tag.replace(':', '-')}"
     try:

@@ -27,7 +27,7 @@ from builder.aptsources import configured_entries, deb_stanzas_for, host_codenam
 from builder.docker import docker, image_exists
 from builder.errors import BuilderError
 from builder.fetchers.base import Report
-from builder.keys import sha256_json
+from builder.keys import sha256_file, sha256_json
 from builder.model import Platform
 
 RECIPE = "Dockerfile.builder"
@@ -124,14 +124,11 @@ def load_rootfs(rootfs: Path, tag: str, docker_platform: str) -> None:
 def write_image_archive(rootfs: Path, tag: str, docker_platform: str, archive: Path) -> None:
     """The `docker save` format: the layer, the image config, and manifest.json."""
     os_name, arch, *variant = docker_platform.split("/")
-    layer = hashlib.sha256()
-    with rootfs.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            layer.update(chunk)
+    layer = sha256_file(rootfs)
     config = json.dumps({
         "architecture": arch, "os": os_name, **({"variant": variant[0]} if variant else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": {}, "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer.hexdigest()}"]},
+        "config": {}, "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer}"]},
         "history": [{"created_by": "mmdebstrap (omnibus image build)"}],
     }, sort_keys=True).encode()
     config_name = f"{hashlib.sha256(config).hexdigest()}.json"

@@ -26,7 +26,9 @@ SCRIPTS = {"deb": ("preinst", "postinst", "prerm", "postrm"),
            "rpm": ("preinst", "postinst", "prerm", "postrm", "posttrans")}
 
 
-def _environment(directory: Path) -> jinja2.Environment:
+def template_environment(directory: Path) -> jinja2.Environment:
+    """Templates of files we write (package scripts, the image's): no autoescape, and a
+    misspelt variable fails."""
     return jinja2.Environment(loader=jinja2.FileSystemLoader(directory),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                               autoescape=False)
@@ -35,7 +37,7 @@ def _environment(directory: Path) -> jinja2.Environment:
 def render_scripts(root: Path, project: Project, version: PackageVersion,
                    package_format: str) -> dict[str, str]:
     directory = root / "templates" / project.package_scripts
-    environment = _environment(directory)
+    environment = template_environment(directory)
     context = {"name": project.name, "version": version, "install_dir": project.install_dir,
                "upgrade_stop": project.upgrade_stop or "", "upgrade_docs": project.upgrade_docs,
                "ctl_commands": project.ctl_commands, "format": package_format,
@@ -121,7 +123,7 @@ def deb_extras(root: Path, graph: Graph, version: PackageVersion, epoch: int) ->
               ExtraFile(f"{doc}/copyright", _copyright(graph, epoch).encode(), role="license")]
     overrides = root / "templates" / project.package_scripts / "lintian-overrides.j2"
     if overrides.is_file():
-        text = _environment(overrides.parent).get_template(overrides.name).render(
+        text = template_environment(overrides.parent).get_template(overrides.name).render(
             name=project.name, install_dir=project.install_dir.lstrip("/"))
         extras.append(ExtraFile(f"usr/share/lintian/overrides/{project.name}", text.encode()))
     return extras

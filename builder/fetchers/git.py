@@ -84,20 +84,27 @@ def _remotes(context: FetchContext, software: Software, source: GitSource) -> It
                                          filename="", sha256="", sha512="", checksum="")
 
 
+def _pinned(source: GitSource, context: FetchContext) -> str | None:
+    """The commit the source is held to: its own commit id, or its lock unless --refresh."""
+    if source.locked:
+        return source.ref
+    return None if context.refresh else context.locks.get(lock_key(source))
+
+
 def fetch(software: Software, context: FetchContext) -> FetchedSource:
     source = software.source
     assert isinstance(source, GitSource)
     repo = repository_dir(context.cache_dir, software, source)
     key = lock_key(source)
-    known = source.ref if source.locked else context.locks.get(key)
-    if known and (source.locked or not context.refresh) and _has_commit(repo, known):
-        return FetchedSource(software.name, "git", repo, known, "cache", (key, known))
+    pinned = _pinned(source, context)
+    if pinned and _has_commit(repo, pinned):
+        return FetchedSource(software.name, "git", repo, pinned, "cache", (key, pinned))
     if context.offline:
         raise SourceUnavailable(software.name, [], offline=True)
     _ensure_repository(repo)
     # A locked ref is fetched as its commit: a pipeline's jobs build what its facts job
     # locked, though the branch has moved on since.
-    wanted = replace(source, ref=known) if known and not context.refresh else source
+    wanted = replace(source, ref=pinned) if pinned else source
     tried = []
     for remote in _remotes(context, software, source):
         context.report(software.name, f"fetching {wanted.ref} from {remote}")
@@ -136,9 +143,9 @@ def lock(software: Software, context: FetchContext) -> FetchedSource:
     assert isinstance(source, GitSource)
     key = lock_key(source)
     repo = repository_dir(context.cache_dir, software, source)
-    known = source.ref if source.locked else context.locks.get(key)
-    if known and (source.locked or not context.refresh):
-        return FetchedSource(software.name, "git", repo, known, "locks", (key, known))
+    pinned = _pinned(source, context)
+    if pinned:
+        return FetchedSource(software.name, "git", repo, pinned, "locks", (key, pinned))
     if context.offline:
         raise SourceUnavailable(software.name, [], offline=True)
     tried = []

@@ -20,6 +20,14 @@ from builder.packaging.meta import Signing
 Report = Callable[[str], None]
 
 
+def repository_name(platform: Platform, package_format: str) -> str:
+    """The repository's directory under the repositories root, and its id in client
+    snippets: the platform's id, with the format added when it is not the platform's own."""
+    if package_format == platform.package_format:
+        return platform.id
+    return f"{platform.id}-{package_format}"
+
+
 @dataclass(frozen=True)
 class PublishSettings:
     repo_root: Path
@@ -35,10 +43,7 @@ class PublishSettings:
 
     @property
     def name(self) -> str:
-        """The repository's directory under repo_root, and its id in client snippets."""
-        if self.format == self.platform.package_format:
-            return self.platform.id
-        return f"{self.platform.id}-{self.format}"
+        return repository_name(self.platform, self.format)
 
     @property
     def repo_dir(self) -> Path:
