@@ -8,7 +8,9 @@ Usage: .venv/bin/python bench/e2e.py [--project gitlab-local] [--repo repo] [--f
 
 Needs the packages in pkg/ and their repositories in repo/ (`./dev build` makes them). N+1 is
 the same artifacts packaged as a nightly (`0.1.0+rnightly.<n>.<sha>-0` sorts after
-`0.1.0-ce.0` for dpkg and rpm alike), so no software is rebuilt. The repositories are served
+`0.1.0-ce.0` for dpkg and rpm alike), so no software is rebuilt. It is published into a copy of
+the repositories (cache/e2e/repo), never into repo/: there the test build would outrank the
+release for whoever installs from repo/ afterwards. The repositories are served
 over HTTP on the docker bridge's gateway (the package's nginx takes the container's port 80,
 never this machine's). Prints each step with its time; exits 1 at the first failed check.
 
@@ -130,9 +132,17 @@ def in_container(name: str, script: str, check: bool = True) -> str:
     return result.stdout
 
 
+def working_repositories(source: Path, work: Path) -> Path:
+    """A fresh copy of the repositories ./dev build made, for this run to serve and publish
+    N+1 into; `source` stays as it was."""
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(source, work, symlinks=True)
+    return work
+
+
 def publish_next(project: str, repo: Path, formats: list[str]) -> None:
-    """Package the cached artifacts again as a nightly (N+1) and publish it."""
-    out = ROOT / "cache" / "e2e-next"
+    """Package the cached artifacts again as a nightly (N+1) and publish it into `repo`."""
+    out = ROOT / "cache" / "e2e" / "next"
     shutil.rmtree(out, ignore_errors=True)  # one N+1 only, not every earlier run's
     # Signed (dnf checks package signatures) with ./dev build's key, unless OMNIBUS_SIGN_KEY
     env = {**os.environ, **signing_env(), "NIGHTLY": "true",
@@ -168,7 +178,9 @@ def check_all(name: str, started: float, checks: dict[str, str] = CHECKS) -> Non
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", default="gitlab-local")
-    parser.add_argument("--repo", type=Path, default=ROOT / "repo")
+    parser.add_argument("--repo", type=Path, default=ROOT / "repo",
+                        help="the repositories ./dev build made (default: repo/); read only: "
+                             "the run works on a copy in cache/e2e/repo")
     parser.add_argument("--format", default="deb,rpm", help="deb, rpm or both (default)")
     parser.add_argument("--keep", action="store_true",
                         help="keep a failed run's container, to look inside it")
@@ -179,13 +191,15 @@ def main() -> int:
     started = time.monotonic()
     platform = load_catalog(ROOT).platforms["debian-12"]
     base = ensure_base(platform, "amd64", lambda *_args, **_kw: None)
-    with serving_directory(args.repo.resolve(), docker_bridge_gateway()) as root_url:
+    for fmt in formats:
+        repo = repository_name(platform, CLIENTS[fmt].package_format)
+        if not (args.repo / repo).is_dir():
+            raise SystemExit(f"e2e: no repository in {args.repo / repo}; run ./dev build first")
+    args.repo = working_repositories(args.repo.resolve(), ROOT / "cache" / "e2e" / "repo")
+    with serving_directory(args.repo, docker_bridge_gateway()) as root_url:
         for fmt in formats:
             repo = repository_name(platform, CLIENTS[fmt].package_format)
-            if not (args.repo / repo).is_dir():
-                raise SystemExit(f"e2e: no repository in {args.repo / repo}; "
-                                 "run ./dev build first")
-            name = run(["docker", "run", "-d", "-v", f"{args.repo.resolve() / repo}:/repo:ro",
+            name = run(["docker", "run", "-d", "-v", f"{args.repo / repo}:/repo:ro",
                         base, "sleep", "infinity"], check=True).stdout.strip()
             try:
                 scenario(name, CLIENTS[fmt], f"{root_url}/{repo}", args, formats, started)

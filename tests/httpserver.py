@@ -104,9 +104,24 @@ def serving_directory(directory: Path, address: str = "127.0.0.1") -> Iterator[s
 
 def docker_bridge_gateway() -> str:
     """This machine's address on docker's default bridge: reachable from its containers,
-    unlike loopback, without `--network host`."""
+    unlike loopback, without `--network host`.
+
+    The bridge interface's own address, not `docker network inspect`'s Gateway: a dockerd on
+    its very first start reports the default bridge's IPAM config without a Gateway."""
+    import fcntl
+    import socket
+    import struct
     import subprocess
 
-    return subprocess.run(["docker", "network", "inspect", "bridge", "-f",
-                           "{{range .IPAM.Config}}{{.Gateway}}{{end}}"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    name = subprocess.run(["docker", "network", "inspect", "bridge", "-f",
+                           '{{index .Options "com.docker.network.bridge.name"}}'],
+                          capture_output=True, text=True, check=True).stdout.strip() or "docker0"
+    siocgifaddr = 0x8915  # linux/sockios.h: the interface's IPv4 address
+    request = struct.pack("256s", name.encode()[:15])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            answer = fcntl.ioctl(probe.fileno(), siocgifaddr, request)
+        except OSError as error:
+            raise RuntimeError(f"docker's bridge {name} has no IPv4 address ({error}); "
+                               "is dockerd running?") from error
+    return socket.inet_ntoa(answer[20:24])
