@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -73,6 +74,23 @@ def _any_config(parser: argparse.ArgumentParser, layout: Layout) -> None:
     _config_argument(parser, DEFAULT_CONFIG)
 
 
+#: Settings that hold a file mode or umask (backup_archive_permissions, listen_umask): an
+#: integer there means octal, as gitlab.rb writes it (0600), so show-config prints it so.
+#: Not redis' unixsocketperm: it is written without the leading 0, and read as text.
+MODE_KEY = re.compile(r"(^|_)(permissions|mode|umask)$")
+
+
+def octal_modes(value: object, key: str = "") -> object:
+    """The attributes, with every mode given as an octal string ("0600", not 384)."""
+    if isinstance(value, dict):
+        return {name: octal_modes(item, str(name)) for name, item in value.items()}
+    if isinstance(value, list):
+        return [octal_modes(item, key) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and MODE_KEY.search(key):
+        return f"{value:04o}"
+    return value
+
+
 def _config_command(args: argparse.Namespace, layout: Layout) -> int:
     try:
         settings, lines = read_config(args.config)
@@ -83,7 +101,7 @@ def _config_command(args: argparse.Namespace, layout: Layout) -> int:
     for warning in warnings:
         print(f"gitlab-ctl: warning: {warning}", file=sys.stderr)
     if args.verb == "show-config":
-        print(json.dumps(attributes, indent=2, sort_keys=True))
+        print(json.dumps(octal_modes(attributes), indent=2, sort_keys=True))
     else:
         print(f"{args.config}: valid ({len(settings)} top-level settings"
               + (f", {len(warnings)} warnings)" if warnings else ")"))

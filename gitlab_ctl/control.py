@@ -35,26 +35,49 @@ def targets(layout: Layout, service: str | None) -> list[str]:
     return [service]
 
 
+def unsupervised_hint(layout: Layout, names: list[str]) -> str:
+    """Why no runsv supervises `names`, and what to do, for stderr."""
+    if not runit.supervisor_running(layout):
+        return (f"gitlab-ctl: error: runsvdir is not running, so nothing supervises "
+                f"{', '.join(names)}\n  hint: {runit.start_supervisor_hint(layout)}")
+    return (f"gitlab-ctl: error: runsvdir runs, but no runsv supervises {', '.join(names)} "
+            f"yet\n  hint: runsvdir starts one for each link in {layout.service_dir} "
+            "within 5 s; if it does not, `ps -ef | grep runsvdir` shows its last errors")
+
+
 def status(layout: Layout, service: str | None, out: Callable[[str], None]) -> int:
     """omnibus-gitlab's status lines; the exit code counts services that do not run."""
-    failures = 0
+    failures, unsupervised = 0, []
     for name in targets(layout, service):
         line, running = runit.status_line(layout, name)
         out(line)
         failures += 0 if running else 1
+        if runit.read_status(layout.service_dir / name) is None:
+            unsupervised.append(name)
+    if unsupervised:
+        print(unsupervised_hint(layout, unsupervised), file=sys.stderr)
     return failures
 
 
 def control(layout: Layout, command: str, service: str | None, out: Callable[[str], None],
             svwait: int = 30) -> int:
-    """An sv command on one service or every enabled one; the exit code is the sum."""
-    total = 0
+    """An sv command on one service or every enabled one; the exit code is the sum. A
+    service no runsv supervises fails as sv says it (`fail: x: runsv not running`), with
+    the reason and what to do on stderr, and sv is not asked."""
+    total, unsupervised = 0, []
     for name in targets(layout, service):
+        if not runit.runsv_running(layout.service_dir / name):
+            out(f"fail: {name}: runsv not running")
+            unsupervised.append(name)
+            total += 1
+            continue
         result = runit.sv(layout, SV_COMMANDS[command], name, wait=svwait)
         text = (result.stdout + result.stderr).strip()
         if text:
             out(text)
         total += result.returncode
+    if unsupervised:
+        print(unsupervised_hint(layout, unsupervised), file=sys.stderr)
     return total
 
 

@@ -4,6 +4,7 @@ configuration changed."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -14,10 +15,10 @@ from gitlab_ctl import runit
 from gitlab_ctl.attributes import resolve_attributes
 from gitlab_ctl.config import read_config
 from gitlab_ctl.paths import Layout
-from gitlab_ctl.resources import Directory, File, Group, Run, User, converge
+from gitlab_ctl.resources import Directory, File, Group, ResourceError, Run, User, converge
 from gitlab_ctl.secrets import load_secrets, resolve_secrets, secrets_text
 from gitlab_ctl.services import SERVICES
-from gitlab_ctl.services.base import Context
+from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.validate import validate
 
 #: What a notification does, as `sv` commands on the service or its log service.
@@ -47,20 +48,30 @@ def base_resources(context: Context) -> list:
     ]
 
 
+def absent_note(context: Context, service: Service) -> str:
+    """What an enabled service whose program this package does not include amounts to."""
+    program = context.layout.install_dir / service.binary
+    if service.supervise:
+        return (f"{service.name}: not started, because this package does not include "
+                f"{program}.")
+    return (f"{service.name}: its configuration is written, but this package does not "
+            f"include {program}, so nothing reads it.")
+
+
 def plan(context: Context, run: Run) -> list:
     """Every resource of this run, in order: base, each service's files and runit
     directory, then enabling them all at once, then what needs them running. Services
-    without a binary get a note instead of a runit service."""
+    without a binary get a note instead of a runit service, given only by a run that
+    changes their files (the first one, or after a change to gitlab.rb)."""
     resources, runnable = base_resources(context), []
     for service in SERVICES.values():
         if not context.section(service.section).get("enable"):
             resources.append(runit.disable_step(context.layout, service.name))
             continue
-        resources += service.configure(context)
+        configured = service.configure(context)
+        resources += configured
         if not context.layout.binary(service.binary).exists():
-            what = "not started" if service.supervise else "configuration written, but"
-            run.notes.append(f"{service.name}: {what}, this package has no "
-                             f"{context.layout.install_dir}/{service.binary}")
+            run.note_about(absent_note(context, service), [r.id for r in configured])
         elif service.supervise:  # configuration-only services (gitlab-rails, gitlab-shell)
             resources += service.runit_resources(context)  # have no runit service
             runnable.append(service)
@@ -95,9 +106,31 @@ def deliver_notifications(context: Context, run: Run, svwait: int) -> None:
             run.warnings += SERVICES[service].after_reload(context)
 
 
+def pending_path(layout: Layout) -> Path:
+    return layout.data_dir / "reconfigure-pending.json"
+
+
+def load_pending(layout: Layout) -> list[tuple[str, str]]:
+    """Restarts and HUPs a failed run owed: it wrote the files, then stopped before telling
+    the services, and the next run finds those files up to date."""
+    try:
+        return [(action, service) for action, service in
+                json.loads(pending_path(layout).read_text())
+                if action in ACTIONS and service in SERVICES]
+    except (OSError, ValueError, TypeError):  # none, or unreadable: nothing owed
+        return []
+
+
+def save_pending(layout: Layout, run: Run) -> None:
+    if run.notifications:
+        File(pending_path(layout), json.dumps([list(n) for n in run.notifications]) + "\n",
+             mode=0o600).apply()
+
+
 def reconfigure(layout: Layout, options: Options, report: Callable[[str], None]) -> Run:
     """One converge. ConfigError (nothing was touched) and ResourceError (the run stopped at
-    that resource) propagate; everything before a failure stays converged."""
+    that resource) propagate; everything before a failure stays converged, and what it
+    asked of the services is kept for the next run to deliver."""
     settings, lines = read_config(options.config)
     attributes = resolve_attributes(settings)
     warnings = validate(attributes, settings, lines, options.config)
@@ -106,8 +139,18 @@ def reconfigure(layout: Layout, options: Options, report: Callable[[str], None])
     run = Run(dry_run=options.dry_run, report=report, warnings=warnings)
     resources = plan(context, run)
     run.total = len(resources)
-    converge(resources, run)
+    for action, service in load_pending(layout):
+        run.notify(action, service)
+    try:
+        converge(resources, run)
+    except ResourceError:
+        if not options.dry_run:
+            save_pending(layout, run)
+        raise
+    run.drop_stale_notes()
     deliver_notifications(context, run, options.svwait)
+    if not options.dry_run:
+        pending_path(layout).unlink(missing_ok=True)
     return run
 
 

@@ -46,8 +46,22 @@ class Run:
     total: int = 0  # resources checked
     durations: list[tuple[str, float]] = field(default_factory=list)  # applied, in seconds
 
+    #: note -> ids of the resources it is about (see `note_about`)
+    note_subjects: dict[str, frozenset[str]] = field(default_factory=dict)
+
     def notify(self, action: str, service: str) -> None:
         self.notifications[(action, service)] = None
+
+    def note_about(self, note: str, ids: Sequence[str]) -> None:
+        """A note worth saying only in a run that changes one of these resources: news
+        then, noise on every later run."""
+        self.notes.append(note)
+        self.note_subjects[note] = frozenset(ids)
+
+    def drop_stale_notes(self) -> None:
+        changed = set(self.changed)
+        self.notes = [note for note in self.notes
+                      if note not in self.note_subjects or self.note_subjects[note] & changed]
 
 
 def _uid(user: str) -> int:
@@ -195,6 +209,9 @@ class File:
         except UnicodeDecodeError:
             return ""
 
+    def content_differs(self) -> bool:
+        return self._current() != self.content
+
     def check(self) -> list[str] | None:
         current = self._current()
         if current is None:
@@ -296,7 +313,7 @@ class Link:
 class Command:
     """A command that runs only when its guard says the work is not done yet. The guard
     returns True when it is done; a guard that cannot tell (say, the database is down)
-    raises `Skip` with the reason, which becomes a warning."""
+    raises `Skip` with the reason, which fails the run (see `converge`)."""
 
     name: str
     argv: Sequence[str]
@@ -337,7 +354,13 @@ class Step:
 
 
 class Skip(Exception):
-    """Raised by a check that cannot decide now; the resource is skipped with a warning."""
+    """Raised by a check that cannot decide now (the database does not answer). A real run
+    fails there with the reason: a resource left unchecked is not converged. A dry run,
+    which starts nothing, reports it as work it cannot judge yet and goes on."""
+
+    def __init__(self, reason: str, hint: str = "") -> None:
+        super().__init__(reason)
+        self.hint = hint
 
 
 def run_command(resource: str, argv: list[str], env: dict[str, str] | None = None,
@@ -364,8 +387,10 @@ def converge(resources: Sequence, run: Run) -> None:
         try:
             change = resource.check(run) if isinstance(resource, Step) else resource.check()
         except Skip as reason:
-            run.warnings.append(f"{resource.id}: skipped, {reason}")
-            continue
+            if not run.dry_run:
+                raise ResourceError(resource.id, f"cannot be checked: {reason}",
+                                    hint=reason.hint) from reason
+            change = [f"(cannot be checked now: {reason})"]
         except OSError as error:
             raise ResourceError(resource.id, f"cannot be checked ({error})") from error
         if change is None:

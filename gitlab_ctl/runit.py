@@ -2,7 +2,8 @@
 
 Status is read straight from each service's `supervise/status` record (the 20-byte format
 runsv writes, in runit and in BusyBox alike), so `gitlab-ctl status` and reconfigure's
-"is it running?" checks cost no process; control commands go through `sv`.
+"is it running?" checks cost no process; control commands go through `sv`. Whether runsv is
+alive is asked as `sv` asks it: through the `supervise/ok` FIFO (see `runsv_running`).
 """
 
 from __future__ import annotations
@@ -56,13 +57,29 @@ class Status:
         return text
 
 
+def runsv_running(directory: Path) -> bool:
+    """Whether a runsv supervises `directory`. runsv holds `supervise/ok`, a FIFO, open for
+    reading; the FIFO and the status record outlive it (a killed container keeps both), so
+    its existence proves nothing. Opening it for writing without blocking succeeds only
+    while a reader has it open, and fails with ENXIO otherwise: `sv`'s own test."""
+    try:
+        handle = os.open(directory / "supervise" / "ok", os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        # ENXIO: nobody reads it, runsv is gone; ENOENT: runsv never ran here; anything
+        # else (EACCES) leaves sv unable to control it either
+        return False
+    os.close(handle)
+    return True
+
+
 def read_status(directory: Path, now: float | None = None) -> Status | None:
-    """The state of the process supervised in `directory`, or None if runsv is not there."""
+    """The state of the process supervised in `directory`, or None if no runsv runs there
+    (its last status record then describes a process that may be long gone)."""
     try:
         record = (directory / "supervise" / "status").read_bytes()
     except OSError:
         return None
-    if len(record) < 20 or not (directory / "supervise" / "ok").exists():
+    if len(record) < 20 or not runsv_running(directory):
         return None
     seconds_tai, = struct.unpack(">Q", record[0:8])
     pid, = struct.unpack("<I", record[12:16])
@@ -90,6 +107,13 @@ def status_line(layout: Layout, name: str) -> tuple[str, bool]:
 def is_running(layout: Layout, name: str) -> bool:
     status = read_status(layout.service_dir / name)
     return status is not None and status.state == "run"
+
+
+def wants_up(layout: Layout, name: str) -> bool:
+    """runsv is alive and keeps the service up (not stopped with `sv down`/`gitlab-ctl
+    stop`): it is running, starting or being restarted after a crash."""
+    status = read_status(layout.service_dir / name)
+    return status is not None and status.want == "u"
 
 
 def enabled_services(layout: Layout) -> list[str]:
@@ -167,7 +191,7 @@ def service_resources(layout: Layout, service: ServiceDefinition, logging: dict
 
 def _supervised(layout: Layout, name: str) -> bool:
     directory = layout.service_dir / name
-    return all((path / "supervise" / "ok").exists() for path in (directory, directory / "log"))
+    return all(runsv_running(path) for path in (directory, directory / "log"))
 
 
 def wait_supervised_step(layout: Layout, names: list[str], timeout: float = ENABLE_TIMEOUT
@@ -197,8 +221,9 @@ def enable_step(layout: Layout, name: str) -> Step:
     target = layout.sv_dir / name
 
     def check(run: Run) -> list[str] | None:
-        if link.is_symlink() and os.readlink(link) == str(target) and \
-                read_status(link) is not None:
+        # linked is enabled; whether runsv supervises it is the next steps' business
+        # (start_supervisor_step, wait_supervised_step)
+        if link.is_symlink() and os.readlink(link) == str(target):
             return None
         return [f"enable service {name} (link {link} -> {target})"]
 
@@ -251,6 +276,16 @@ def runsvdir_pids(layout: Layout) -> Iterator[int]:
 
 def supervisor_running(layout: Layout) -> bool:
     return next(runsvdir_pids(layout), None) is not None
+
+
+def start_supervisor_hint(layout: Layout) -> str:
+    """How an administrator starts runsvdir on this host."""
+    if uses_systemd():
+        return ("start it with `systemctl start gitlab-runsvdir` (or run `gitlab-ctl "
+                "reconfigure`, which starts it), then run the command again")
+    return (f"run `gitlab-ctl reconfigure`, which starts it (or start "
+            f"{layout.embedded}/bin/runsvdir-start in the background), then run the "
+            "command again")
 
 
 def uses_systemd() -> bool:

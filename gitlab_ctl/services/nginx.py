@@ -8,6 +8,12 @@ from pathlib import Path
 from gitlab_ctl.resources import Directory, File, Group, Link, User
 from gitlab_ctl.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services.base import Context, Service
+from gitlab_ctl.services.configcheck import ConfigCheck
+
+CERTIFICATE_HINT = (
+    "an https external_url needs a certificate and its key: put them at the paths nginx "
+    "names above (or point nginx['ssl_certificate'] and nginx['ssl_certificate_key'] at "
+    "yours), or use an http:// external_url; then run reconfigure again")
 
 
 def settings(context: Context) -> dict:
@@ -29,6 +35,15 @@ def configure(context: Context) -> list:
     public_dir = public if (public / "502.html").exists() else None
     values = {"nginx": nginx, "rails": context.section("gitlab_rails"),
               "workhorse": context.section("gitlab_workhorse"), "public_dir": public_dir}
+    files = (
+        context.template(conf / "nginx.conf", "nginx/nginx.conf.j2", notifies=notify, **values),
+        context.template(conf / "nginx-status.conf", "nginx/nginx-status.conf.j2",
+                         notifies=notify, **values),
+        context.template(conf / "upstream_definitions" / "gitlab-workhorse.conf",
+                         "nginx/gitlab-workhorse-upstream.conf.j2", notifies=notify, **values),
+        context.template(conf / "service_conf" / "gitlab-rails.conf",
+                         "nginx/gitlab-rails.conf.j2", notifies=notify, **values),
+    )
     return [
         Group(www["group"]),
         User(www["username"], www["group"], www["home"], www["shell"]),
@@ -38,15 +53,21 @@ def configure(context: Context) -> list:
         Directory(conf / "upstream_definitions", **owner, mode=0o750),
         Directory(Path(nginx["log_directory"]), **owner, mode=0o750),
         Link(directory / "logs", Path(nginx["log_directory"])),
-        context.template(conf / "nginx.conf", "nginx/nginx.conf.j2", notifies=notify, **values),
-        context.template(conf / "nginx-status.conf", "nginx/nginx-status.conf.j2",
-                         notifies=notify, **values),
-        context.template(conf / "upstream_definitions" / "gitlab-workhorse.conf",
-                         "nginx/gitlab-workhorse-upstream.conf.j2", notifies=notify, **values),
-        context.template(conf / "service_conf" / "gitlab-rails.conf",
-                         "nginx/gitlab-rails.conf.j2", notifies=notify, **values),
+        config_check(context, directory, files).step(),  # before any file is replaced
+        *files,
         healthcheck_rc(context, nginx),
     ]
+
+
+def config_check(context: Context, directory: Path, files: tuple[File, ...]) -> ConfigCheck:
+    """`nginx -t` on a copy of conf/ with the new files, with the live prefix (temp and log
+    paths); relative includes resolve next to the file -c names, so the copy's are read."""
+    program = context.layout.embedded / "sbin" / "nginx"
+    return ConfigCheck(
+        "nginx", program, files, directory / "conf", copy_live=True,
+        argv=lambda scratch: [str(program), "-t", "-q", "-p", str(directory), "-c",
+                              str(scratch / "nginx.conf")],
+        hint=lambda output: CERTIFICATE_HINT if "cannot load certificate" in output else "")
 
 
 def healthcheck_rc(context: Context, nginx: dict) -> File:

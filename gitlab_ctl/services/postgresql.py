@@ -8,10 +8,14 @@ import time
 from pathlib import Path
 
 from gitlab_ctl.resources import Command, Directory, Group, ResourceError, Run, Skip, Step, User
-from gitlab_ctl.runit import ServiceDefinition, is_running, service_resources
+from gitlab_ctl.runit import ServiceDefinition, service_resources, wants_up
 from gitlab_ctl.services.base import Context, Service
+from gitlab_ctl.services.configcheck import ConfigCheck
 
 READY_TIMEOUT = 60.0
+#: runsv writes its first status record just after it is seen alive: a service that looks
+#: "not kept up" for this long really is down
+DOWN_GRACE = 2.0
 
 
 def data_dir(context: Context) -> Path:
@@ -42,7 +46,9 @@ def query(context: Context, sql: str, database: str = "template1") -> str:
                         database, "-tAXqc", sql)
     result = subprocess.run(argv, capture_output=True, text=True, cwd="/")
     if result.returncode != 0:
-        raise Skip(f"PostgreSQL does not answer ({result.stderr.strip() or 'no output'})")
+        raise Skip(f"PostgreSQL does not answer ({result.stderr.strip() or 'no output'})",
+                   hint=f"see {pg['log_directory']}/current; `gitlab-ctl status postgresql` "
+                   "shows whether it runs")
     return result.stdout.strip()
 
 
@@ -51,6 +57,12 @@ def configure(context: Context) -> list:
     owner = {"owner": pg["username"], "group": pg["group"]}
     notify = (("hup", "postgresql"),)
     data = data_dir(context)
+    server_files = (
+        context.template(data / "postgresql.conf", "postgresql/postgresql.conf.j2", **owner,
+                         notifies=notify, pg=pg),
+        context.template(data / "runtime.conf", "postgresql/runtime.conf.j2", **owner,
+                         notifies=notify, pg=pg),
+    )
     return [
         Group(pg["group"]),
         User(pg["username"], pg["group"], pg["home"] or pg["dir"], pg["shell"]),
@@ -59,10 +71,8 @@ def configure(context: Context) -> list:
         Command("initdb", _as_postgres(context, "initdb", "-D", str(data), "-E", "UTF8",
                                        "--locale=C", "--auth-local=peer", "--auth-host=md5"),
                 guard=(data / "PG_VERSION").exists),
-        context.template(data / "postgresql.conf", "postgresql/postgresql.conf.j2", **owner,
-                         notifies=notify, pg=pg),
-        context.template(data / "runtime.conf", "postgresql/runtime.conf.j2", **owner,
-                         notifies=notify, pg=pg),
+        config_check(context, server_files).step(),  # before either file is replaced
+        *server_files,
         context.template(data / "pg_hba.conf", "postgresql/pg_hba.conf.j2", **owner,
                          notifies=notify, pg=pg),
         context.template(data / "pg_ident.conf", "postgresql/pg_ident.conf.j2", **owner,
@@ -72,30 +82,59 @@ def configure(context: Context) -> list:
     ]
 
 
-def _wait_ready(context: Context) -> Step:
-    """After the service starts, wait until the server takes connections."""
-    socket = Path(context.section("postgresql")["dir"]) / \
-        f".s.PGSQL.{context.section('postgresql')['port']}"
+def config_check(context: Context, files: tuple) -> ConfigCheck:
+    """`postgres -C` parses the configuration file and what it includes (runtime.conf,
+    next to the copy) and fails on an unknown setting, a bad value or a syntax error. It may
+    run beside the live server. pg_hba.conf and pg_ident.conf are only read when the server
+    starts or reloads (a reload with errors keeps the previous rules): no program checks
+    them beforehand."""
+    pg = context.section("postgresql")
+    data = data_dir(context)
+    return ConfigCheck(
+        "postgresql", context.layout.embedded / "bin" / "postgres", files, data,
+        owner=pg["username"], group=pg["group"],
+        argv=lambda scratch: _as_postgres(context, "postgres", "-D", str(data), "-C",
+                                          "data_directory", "-c",
+                                          f"config_file={scratch / 'postgresql.conf'}"))
+
+
+def _not_running(context: Context) -> ResourceError:
+    return ResourceError("wait[postgresql]", "PostgreSQL is not running, so the gitlab role, "
+                         "database and extensions cannot be checked",
+                         hint="start it with `gitlab-ctl start postgresql` (`gitlab-ctl "
+                         "status postgresql` shows its state), then run reconfigure again")
+
+
+def _wait_ready(context: Context, timeout: float = READY_TIMEOUT) -> Step:
+    """Wait until the server answers a query, as pg_isready's "accepting connections": a
+    socket file proves nothing (a killed server leaves it behind, and a server in crash
+    recovery has one but says "the database system is starting up"). A server runit does
+    not keep up (stopped, or runsv gone) fails at once; one that never answers fails after
+    `timeout` with its last answer."""
+    def answer() -> str | None:
+        try:
+            query(context, "SELECT 1")
+            return None
+        except Skip as reason:
+            return str(reason)
 
     def check(run: Run) -> list[str] | None:
-        if socket.exists():
-            return None
-        if "postgresql" in run.started or is_running(context.layout, "postgresql"):
-            return ["wait for PostgreSQL to accept connections"]
-        return None  # stopped on purpose: the database objects are skipped with a warning
+        return None if answer() is None else ["wait for PostgreSQL to accept connections"]
 
     def apply(run: Run) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if socket.exists():
-                try:
-                    query(context, "SELECT 1")
-                    return
-                except Skip:
-                    pass
+        deadline = time.monotonic() + timeout
+        kept_up = time.monotonic()  # when runit was last seen keeping it up
+        while (reason := answer()) is not None:
+            if wants_up(context.layout, "postgresql"):
+                kept_up = time.monotonic()
+            elif time.monotonic() - kept_up > DOWN_GRACE:
+                raise _not_running(context)
+            if time.monotonic() > deadline:
+                raise ResourceError(
+                    "wait[postgresql]", f"PostgreSQL did not accept connections in "
+                    f"{timeout:.0f} s: {reason}",
+                    hint=f"see {context.section('postgresql')['log_directory']}/current")
             time.sleep(0.2)
-        raise ResourceError("postgresql", f"did not accept connections in {READY_TIMEOUT:.0f} s",
-                            hint=f"see {context.section('postgresql')['log_directory']}/current")
 
     return Step("wait[postgresql]", check, apply)
 
@@ -103,9 +142,7 @@ def _wait_ready(context: Context) -> Step:
 def _object_command(context: Context, name: str, sql: str, exists: str,
                     database: str = "template1") -> Command:
     def guard() -> bool:
-        if not is_running(context.layout, "postgresql"):
-            raise Skip("PostgreSQL is not running; start it with `gitlab-ctl start postgresql`"
-                       " and run reconfigure again")
+        # wait[postgresql] ran just before: a server that does not answer now fails the run
         return query(context, exists, database) == "1"
 
     pg = context.section("postgresql")

@@ -8,7 +8,7 @@ the real package. Everything else is what the package ships: gitlab_ctl and temp
 under embedded/service/gitlab-ctl, and the gitlab-ctl, gitlab-psql, gitlab-redis-cli,
 runsvdir-start and logrotate wrappers rendered from templates/software/ as a build renders
 them. The container has no systemd, so reconfigure starts runsvdir itself, as it does in
-containers.
+containers; `docker restart` of it is a host whose supervisor died with everything else.
 """
 
 from __future__ import annotations
@@ -166,6 +166,9 @@ def test_first_reconfigure_brings_up_postgresql_redis_and_nginx(host, first_run)
               "http://127.0.0.1/").stdout
     assert code == "502"
     assert "Active connections" in sh(host, "curl -s http://127.0.0.1:8060/nginx_status").stdout
+    # Rails is not in this package: said once, plainly, by the run that wrote its files
+    assert first_run.stdout.count("gitlab-rails: its configuration is written, but this "
+                                  "package does not include") == 1
 
 
 def test_status_shows_every_service_running_in_omnibus_format(host, first_run):
@@ -182,6 +185,7 @@ def test_second_reconfigure_changes_nothing_and_restarts_nothing(host, first_run
     second = gitlab_ctl(host, "reconfigure")
     assert re.search(r"Checked \d+ resources, 0 updated", second.stdout), second.stdout
     assert "* " not in second.stdout
+    assert "Notes:" not in second.stdout  # what the first run noted is not news any more
     assert pids(host) == before
     assert sh(host, "cat /etc/gitlab/gitlab-secrets.json").stdout == secrets
     assert sh(host, "stat -c %a /etc/gitlab/gitlab-secrets.json").stdout.strip() == "600"
@@ -262,6 +266,115 @@ def test_a_postgresql_setting_reloads_it_and_names_what_needs_a_restart(host, fi
     assert "max_connections change only when PostgreSQL restarts" in run.stdout
     path = {"PATH": f"{INSTALL_DIR}/bin:/usr/bin:/bin"}
     assert sh(host, "gitlab-psql -tA -c 'show work_mem'", env=path).stdout.strip() == "32MB"
+
+
+def test_an_https_url_without_a_certificate_fails_and_nginx_keeps_working(host, first_run):
+    vhost = "/var/opt/gitlab/nginx/conf/service_conf/gitlab-rails.conf"
+    before, conf = pids(host), sh(host, f"md5sum {vhost}").stdout
+    sh(host, "cp /etc/gitlab/gitlab.rb /tmp/gitlab.rb.good && sed -i "
+             "'s|^external_url .*|external_url \"https://gitlab.example.test\"|' "
+             "/etc/gitlab/gitlab.rb")
+    try:
+        run = gitlab_ctl(host, "reconfigure", check=False)
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert "gitlab Reconfigured!" not in run.stdout
+        assert f"check[nginx]: nginx rejects the new configuration ({vhost})" in run.stderr
+        assert 'cannot load certificate "/etc/gitlab/ssl/gitlab.example.test.crt"' in run.stderr
+        assert "hint: an https external_url needs a certificate and its key" in run.stderr
+        assert sh(host, f"md5sum {vhost}").stdout == conf
+        assert pids(host)["nginx"] == before["nginx"]  # not even sent a HUP
+        # and a restart starts with the previous, working configuration
+        gitlab_ctl(host, "restart", "nginx")
+        assert gitlab_ctl(host, "status", "nginx").returncode == 0
+        code = sh(host, "curl -s -o /dev/null -w '%{http_code}' -H 'Host: gitlab.example.test' "
+                  "http://127.0.0.1/").stdout
+        assert code == "502"
+    finally:
+        sh(host, "cp /tmp/gitlab.rb.good /etc/gitlab/gitlab.rb")
+        gitlab_ctl(host, "reconfigure")
+
+
+def test_a_failed_run_leaves_the_restarts_it_owed_to_the_next_run(host, first_run):
+    # redis.conf is written before nginx's check fails: the restart it asked for comes with
+    # the next run that succeeds, although that run finds redis.conf up to date
+    before = pids(host)
+    sh(host, "cp /etc/gitlab/gitlab.rb /tmp/gitlab.rb.good && "
+             "echo \"redis['maxclients'] = 4000\" >> /etc/gitlab/gitlab.rb && sed -i "
+             "'s|^external_url .*|external_url \"https://gitlab.example.test\"|' "
+             "/etc/gitlab/gitlab.rb")
+    try:
+        failed = gitlab_ctl(host, "reconfigure", check=False)
+        assert failed.returncode == 1 and "check[nginx]" in failed.stderr
+        assert pids(host)["redis"] == before["redis"]
+        sh(host, "sed -i 's|^external_url .*|external_url \"http://gitlab.example.test\"|' "
+                 "/etc/gitlab/gitlab.rb")
+        again = gitlab_ctl(host, "reconfigure")
+        assert "template[/var/opt/gitlab/redis/redis.conf]" not in again.stdout
+        assert "runit_service[redis] action restart" in again.stdout
+        answer = sh(host, f"{INSTALL_DIR}/bin/gitlab-redis-cli config get maxclients").stdout
+        assert answer.split() == ["maxclients", "4000"]
+        third = gitlab_ctl(host, "reconfigure")
+        assert "action restart" not in third.stdout  # owed once, delivered once
+    finally:
+        sh(host, "cp /tmp/gitlab.rb.good /etc/gitlab/gitlab.rb")
+        gitlab_ctl(host, "reconfigure")
+
+
+def test_a_value_postgres_refuses_fails_and_the_server_keeps_running(host, first_run):
+    runtime = "/var/opt/gitlab/postgresql/data/runtime.conf"
+    before, conf = pids(host), sh(host, f"md5sum {runtime}").stdout
+    sh(host, "echo \"postgresql['work_mem'] = '32XB'\" >> /etc/gitlab/gitlab.rb")
+    try:
+        run = gitlab_ctl(host, "reconfigure", check=False)
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert f"check[postgresql]: postgres rejects the new configuration ({runtime})" \
+            in run.stderr
+        assert 'invalid value for parameter "work_mem": "32XB"' in run.stderr
+        assert sh(host, f"md5sum {runtime}").stdout == conf
+        assert pids(host)["postgresql"] == before["postgresql"]
+        gitlab_ctl(host, "restart", "postgresql")  # starts with the previous configuration
+        sh(host, f"for i in $(seq 100); do {INSTALL_DIR}/bin/gitlab-psql -c 'select 1' "
+                 ">/dev/null 2>&1 && exit 0; sleep 0.2; done; exit 1")
+    finally:
+        sh(host, "sed -i '$d' /etc/gitlab/gitlab.rb")
+    assert "gitlab Reconfigured!" in gitlab_ctl(host, "reconfigure").stdout
+
+
+def test_after_the_container_was_killed_status_fails_until_reconfigure_starts_runit(
+        host, first_run):
+    # `docker restart -t 0`: everything gets KILL, the disk keeps runsv's FIFOs, its status
+    # records ("run") and PostgreSQL's socket; PID 1 is `sleep`, so nothing starts runsvdir
+    docker("restart", "-t", "0", host)
+    status = gitlab_ctl(host, "status", check=False)
+    services = ("logrotate", "nginx", "postgresql", "redis")
+    assert status.stdout.splitlines() == [f"fail: {s}: runsv not running" for s in services]
+    assert status.returncode == len(services)
+    assert "runsvdir is not running" in status.stderr
+    start = gitlab_ctl(host, "start", "redis", check=False)
+    assert (start.returncode, start.stdout) == (1, "fail: redis: runsv not running\n")
+    assert "runsvdir is not running" in start.stderr
+    assert "run `gitlab-ctl reconfigure`, which starts it" in start.stderr
+    # reconfigure starts runsvdir, and waits for PostgreSQL's crash recovery rather than
+    # skipping the database objects
+    run = gitlab_ctl(host, "reconfigure")
+    assert "skipped" not in run.stdout and "Warnings:" not in run.stdout, run.stdout
+    assert "* wait[postgresql]" in run.stdout
+    path = {"PATH": f"{INSTALL_DIR}/bin:/usr/bin:/bin"}
+    assert sh(host, "gitlab-psql -tA -c 'select 1'", env=path).stdout.strip() == "1"
+    assert set(pids(host)) == set(services)
+
+
+def test_reconfigure_with_postgresql_stopped_fails_and_says_to_start_it(host, first_run):
+    gitlab_ctl(host, "stop", "postgresql")
+    try:
+        run = gitlab_ctl(host, "reconfigure", check=False)
+    finally:
+        gitlab_ctl(host, "start", "postgresql")
+    assert run.returncode == 1
+    assert "gitlab Reconfigured!" not in run.stdout
+    assert "wait[postgresql]: PostgreSQL is not running" in run.stderr
+    assert "hint: start it with `gitlab-ctl start postgresql`" in run.stderr
+    assert "gitlab Reconfigured!" in gitlab_ctl(host, "reconfigure").stdout
 
 
 def test_a_setting_nothing_reads_is_warned_about_with_its_line(host, first_run):

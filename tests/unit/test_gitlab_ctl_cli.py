@@ -3,6 +3,7 @@ each maintenance command prints, on temporary directories (GITLAB_*_DIR)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tarfile
@@ -183,3 +184,47 @@ def test_reconfigure_failure_output_names_the_resource(layout, root, capsys, mon
     error = capsys.readouterr().err
     assert "There was an error running gitlab-ctl reconfigure:" in error
     assert "file[/etc/gitlab/x]: disk full" in error and "  hint: free some space" in error
+
+
+def _left_by_a_dead_runsv(layout: Layout, name: str) -> None:
+    """An enabled service as a killed container leaves it: supervise/ok (runsv's FIFO) and
+    a status record saying `run` (pid 55, 17 s ago), with no runsv reading the FIFO."""
+    from tests.unit.test_runit_status import write_status
+
+    (layout.sv_dir / name).mkdir(parents=True)
+    layout.service_dir.mkdir(parents=True, exist_ok=True)
+    (layout.service_dir / name).symlink_to(layout.sv_dir / name)
+    write_status(layout.sv_dir / name, 55, 1, int(time.time()) - 17, fifo=True)
+    write_status(layout.sv_dir / name / "log", 54, 1, int(time.time()) - 17, fifo=True)
+
+
+def test_status_after_runsv_died_fails_and_says_runsvdir_is_not_running(layout, root, capsys):
+    _left_by_a_dead_runsv(layout, "redis")
+    assert main(["status"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "fail: redis: runsv not running\n"
+    assert "gitlab-ctl: error: runsvdir is not running, so nothing supervises redis" in \
+        captured.err
+    assert "hint: " in captured.err and "gitlab-ctl reconfigure" in captured.err
+
+
+@pytest.mark.parametrize("verb", ["start", "stop", "restart", "hup"])
+def test_a_service_command_without_runsvdir_says_how_to_start_it(layout, root, capsys, verb):
+    _left_by_a_dead_runsv(layout, "redis")
+    assert main([verb, "redis"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "fail: redis: runsv not running\n"
+    assert "runsvdir is not running" in captured.err
+    assert "gitlab-ctl reconfigure" in captured.err
+
+
+def test_show_config_prints_modes_in_octal(layout, user, capsys):
+    layout.config_file.write_text("external_url 'http://gitlab.example.test'\n"
+                                  "gitlab_rails['backup_archive_permissions'] = 0640\n")
+    assert main(["show-config", "--config", str(layout.config_file)]) == 0
+    shown = capsys.readouterr().out
+    assert '"backup_archive_permissions": "0640"' in shown  # not 416
+    attributes = json.loads(shown)
+    assert attributes["gitlab_workhorse"]["listen_umask"] == "0000"  # the default, 0
+    assert attributes["redis"]["unixsocketperm"] == "777"  # text, left as written
+    assert attributes["nginx"]["worker_connections"] == 10240  # not a mode

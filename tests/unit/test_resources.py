@@ -120,10 +120,23 @@ def test_a_path_of_the_wrong_kind_stops_the_run_with_a_hint(tmp_path):
     assert "is not a directory" in failure.value.message and failure.value.hint
 
 
-def test_a_skipped_check_becomes_a_warning_and_the_run_goes_on(tmp_path):
-    def cannot_tell(run):
-        raise Skip("the database is down")
-    run, _ = converged([Step("wait[db]", cannot_tell, lambda run: None),
-                        Directory(tmp_path / "d", owner=None)])
-    assert run.warnings == ["wait[db]: skipped, the database is down"]
-    assert run.changed == [f"directory[{tmp_path / 'd'}]"]
+def _cannot_tell(run):
+    raise Skip("the database is down", hint="start it")
+
+
+def test_a_check_that_cannot_decide_fails_the_run_with_its_reason(tmp_path):
+    # a resource left unchecked is not converged: never a warning under a success
+    with pytest.raises(ResourceError) as failure:
+        converged([Step("wait[db]", _cannot_tell, lambda run: None),
+                   Directory(tmp_path / "d", owner=None)])
+    assert str(failure.value) == "wait[db]: cannot be checked: the database is down"
+    assert failure.value.hint == "start it"
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_dry_run_reports_what_it_cannot_decide_and_goes_on(tmp_path):
+    run, lines = converged([Step("wait[db]", _cannot_tell, lambda run: None),
+                            Directory(tmp_path / "d", owner=None)], dry_run=True)
+    assert run.changed == ["wait[db]", f"directory[{tmp_path / 'd'}]"]
+    assert "    (cannot be checked now: the database is down)" in lines
+    assert run.warnings == []

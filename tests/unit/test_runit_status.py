@@ -1,7 +1,10 @@
-"""runit status records read directly, printed as omnibus-gitlab's `gitlab-ctl status`."""
+"""runit status records read directly, printed as omnibus-gitlab's `gitlab-ctl status`;
+whether runsv is alive, asked through a real FIFO as sv asks it."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import struct
 import subprocess
 import sys
@@ -10,15 +13,30 @@ import time
 import pytest
 
 from gitlab_ctl.paths import Layout
-from gitlab_ctl.runit import TAI_OFFSET, log_config, processes, read_status, status_line
+from gitlab_ctl.resources import ResourceError
+from gitlab_ctl.runit import (
+    TAI_OFFSET,
+    is_running,
+    log_config,
+    processes,
+    read_status,
+    runsv_running,
+    status_line,
+    wait_supervised_step,
+)
 
 NOW = 1_700_000_000
 
 
-def write_status(directory, pid, state, since, want=b"u", down_file=False):
+def write_status(directory, pid, state, since, want=b"u", down_file=False, fifo=False):
+    """What runsv leaves in supervise/: `ok` is a FIFO with `fifo` (as runsv makes it), or
+    a plain file that opens as a live one would."""
     supervise = directory / "supervise"
     supervise.mkdir(parents=True)
-    (supervise / "ok").touch()
+    if fifo:
+        os.mkfifo(supervise / "ok")
+    else:
+        (supervise / "ok").touch()
     record = struct.pack(">QI", TAI_OFFSET + since, 0) + struct.pack("<I", pid)
     record += bytes([0]) + want + bytes([0, state])
     (supervise / "status").write_bytes(record)
@@ -77,3 +95,47 @@ def test_a_program_run_under_qemu_user_emulation_is_found(tmp_path, emulator):
     finally:
         process.kill()
         process.wait()
+
+
+@contextlib.contextmanager
+def runsv_reading(*directories):
+    """Hold each supervise/ok open for reading, as a live runsv does."""
+    handles = [os.open(d / "supervise" / "ok", os.O_RDONLY | os.O_NONBLOCK) for d in directories]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            os.close(handle)
+
+
+def test_the_status_a_dead_runsv_left_behind_is_not_believed(tmp_path):
+    # after `docker stop` + `docker start`: supervise/ok and a "run" record are still on disk
+    layout = Layout(install_dir=tmp_path)
+    redis = layout.service_dir / "redis"
+    write_status(redis, 55, 1, int(time.time()) - 17, fifo=True)
+    write_status(redis / "log", 54, 1, int(time.time()) - 17, fifo=True)
+    assert not runsv_running(redis)
+    assert read_status(redis) is None
+    assert status_line(layout, "redis") == ("fail: redis: runsv not running", False)
+    assert not is_running(layout, "redis")
+    with runsv_reading(redis, redis / "log"):
+        assert runsv_running(redis)
+        line, running = status_line(layout, "redis")
+        assert running and line.startswith("run: redis: (pid 55) 1")
+        assert is_running(layout, "redis")
+
+
+def test_reconfigure_waits_for_a_live_runsv_not_for_the_fifo_it_left(tmp_path):
+    layout = Layout(install_dir=tmp_path)
+    redis = layout.service_dir / "redis"
+    write_status(redis, 55, 1, int(time.time()), fifo=True)
+    write_status(redis / "log", 54, 1, int(time.time()), fifo=True)
+    step = wait_supervised_step(layout, ["redis"], timeout=0.3)
+    assert step.check() == ["wait for runsv to supervise redis"]
+    with pytest.raises(ResourceError) as failure:
+        step.apply()
+    assert "runsv did not pick up redis" in failure.value.message
+    assert "runsvdir" in failure.value.hint
+    with runsv_reading(redis, redis / "log"):
+        assert step.check() is None
+        step.apply()
