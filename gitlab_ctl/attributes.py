@@ -8,9 +8,9 @@ import functools
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from gitlab_ctl.config import ConfigError
+from gitlab_ctl.external_url import UrlError, parse_url, url_hint
 from gitlab_ctl.paths import DEFAULTS_JSON, DEFAULTS_YAML
 
 #: Services that run when no role says otherwise (omnibus-gitlab's default role), of those
@@ -20,7 +20,7 @@ DEFAULT_SERVICES = ("postgresql", "redis", "gitlab_rails", "gitlab_shell", "gita
                     "sidekiq", "gitlab_workhorse", "nginx", "logrotate")
 #: omnibus-gitlab's "rails" group: off with gitlab_rails['enable'] = false.
 RAILS_GROUP = ("puma", "sidekiq", "gitlab_workhorse")
-URL_HINT = "e.g. external_url 'http://gitlab.example.com'"
+URL_HINT = url_hint("external_url")
 
 
 @functools.cache
@@ -49,24 +49,13 @@ def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any
 
 
 def parse_external_url(url: Any) -> dict[str, Any]:
-    """Host, port, https and relative URL, as omnibus-gitlab derives them."""
-    if not isinstance(url, str) or not url:
-        raise ConfigError("external_url", "is not set", hint=URL_HINT)
-    parts = urlsplit(url)
-    if parts.scheme and parts.hostname and parts.scheme not in ("http", "https"):
-        raise ConfigError("external_url", f"Unsupported external URL scheme: {parts.scheme}",
-                          hint=URL_HINT)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError("external_url", f"'{url}': GitLab external URL must include a schema "
-                          "and FQDN", hint=URL_HINT)
+    """Host, port, https and relative URL, as omnibus-gitlab derives them. read_config has
+    checked the URLs of a config file already, naming their line; this is for settings made
+    otherwise."""
     try:
-        port = parts.port
-    except ValueError as error:
-        raise ConfigError("external_url", f"'{url}': bad port ({error})", hint=URL_HINT) from error
-    https = parts.scheme == "https"
-    relative = parts.path.rstrip("/")
-    return {"gitlab_host": parts.hostname, "gitlab_port": port or (443 if https else 80),
-            "gitlab_https": https, "gitlab_relative_url": relative or None}
+        return parse_url(url)
+    except UrlError as error:
+        raise ConfigError("external_url", error.message, hint=URL_HINT) from error
 
 
 def _fill(section: dict[str, Any], values: Mapping[str, Any]) -> None:
@@ -106,8 +95,7 @@ def _registry_from_url(attributes: dict[str, Any]) -> None:
         parsed = parse_external_url(url)
     except ConfigError as error:
         raise ConfigError("registry_external_url", error.message,
-                          hint="e.g. registry_external_url 'https://registry.example.com'"
-                          ) from error
+                          hint=url_hint("registry_external_url")) from error
     _fill(registry, {"enable": True})
     port = parsed["gitlab_port"]
     _fill(attributes.setdefault("gitlab_rails", {}), {

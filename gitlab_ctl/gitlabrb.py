@@ -2,177 +2,144 @@
 
 Accepted, as in omnibus-gitlab's template: `x['a']['b'] = value`; call forms such as
 `external_url 'http://...'` and `roles ['a_role']`; strings in single or double quotes, with
-`#{...}` interpolation of `node['fqdn']`/`node['hostname']` and of settings already made;
-integers (with `_`), floats, true/false/nil, arrays, `%w()`/`%w[]`, hashes with `=>` or
-symbol keys (`key: v`, `'key': v`), symbols, `+ - * /` on numbers, parentheses, multi-line
-values, comments, and `YAML.load <<-'EOS'` heredocs. Nothing is ever evaluated: anything
-else (method calls, backticks, `system`, `File.read`, ...) is refused with its line number.
+Ruby's escapes and `#{...}` of a plain reference (`node['fqdn']`, `node['hostname']`,
+`node['package']['install-dir']`, settings already made); integers (with `_`), floats,
+true/false/nil, arrays (ending, as in Ruby, with `'k' => v` pairs that make a hash), `%w()`,
+hashes with `=>` or symbol keys (`key: v`, `'key': v`), symbols, `+ - * /` on numbers,
+parentheses, multi-line values, comments, and `YAML.load <<-'EOS'` heredocs. Nothing is
+ever evaluated: anything else (method calls, backticks, `system`, `File.read`, ...) is
+refused with its line number, and so is anything past the limits of gitlabrb_limits.
 """
 
 from __future__ import annotations
 
-import difflib
-import operator
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from gitlab_ctl.gitlabrb_lexer import SHELL_HINT, Interpolation, Token, not_plain_reference, tokens
+from gitlab_ctl.gitlabrb_limits import (
+    CONTAINER_COST,
+    MAX_DEPTH,
+    MAX_SOURCE_BYTES,
+    MAX_STRING_CHARS,
+    MIB,
+    GitlabRbError,
+    excerpt,
+    string_too_long,
+    too_deep,
+)
+from gitlab_ctl.gitlabrb_values import Budget, arithmetic, check_depth, plain, ruby_text, scalar
+from gitlab_ctl.setting_names import (
+    CALL_SETTINGS,
+    HASH_SETTINGS,
+    KNOWN_SETTINGS,
+    ROLES,
+    setting_names,
+    unknown_setting,
+)
 
-class GitlabRbError(Exception):
-    """A line of gitlab.rb this parser refuses; `hint` says what to write instead."""
+__all__ = ["CALL_SETTINGS", "HASH_SETTINGS", "KNOWN_SETTINGS", "ROLES", "GitlabRbError",
+           "parse_gitlab_rb", "parse_gitlab_rb_into", "parse_gitlab_rb_lines", "setting_names",
+           "unknown_setting"]
 
-    def __init__(self, line: int, message: str, hint: str = "") -> None:
-        super().__init__(f"line {line}: {message}")
-        self.line = line
-        self.message = message
-        self.hint = hint
-
-
-_TOKEN = re.compile(r"""
-    (?P<space>[ \t]+|\\\n)
-  | (?P<comment>\#[^\n]*)
-  | (?P<newline>\n)
-  | (?P<heredoc><<[-~]?(?P<hq>['"]?)(?P<htag>[A-Z_]+)(?P=hq))
-  | (?P<words>%w(?P<wopen>[(\[{])(?P<wbody>[^)\]}]*)[)\]}])
-  | (?P<float>\d[\d_]*\.\d[\d_]*)
-  | (?P<int>0[xX][0-9a-fA-F_]+|0[bBoOdD][0-9_]+|\d[\d_]*)
-  | (?P<sq>'(?:[^'\\]|\\.)*')
-  | (?P<dq>"(?:[^"\\]|\\.)*")
-  | (?P<label>[A-Za-z_][A-Za-z0-9_]*:(?!:))
-  | (?P<symbol>:[A-Za-z_][A-Za-z0-9_]*[?!]?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*[?!]?)
-  | (?P<op>=>|==|[-+*/=\[\](){},.:`$@;!|&<>%^~?])
-""", re.VERBOSE)
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str
-    text: str
-    line: int
-
-
-def tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    position, line = 0, 1
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise GitlabRbError(line, f"unexpected character {text[position]!r}")
-        kind = match.lastgroup  # always the outer group: it closes after its inner ones
-        if kind == "heredoc":
-            tokens.append(Token(kind, match.group("htag"), line))
-            position, line = _heredoc_body(text, match.end(), match.group("htag"), line, tokens)
-            continue
-        if kind not in ("space", "comment"):
-            tokens.append(Token(kind, match.group(0), line))
-        line += match.group(0).count("\n")
-        position = match.end()
-    tokens.append(Token("newline", "\n", line))
-    return tokens
-
-
-def _heredoc_body(text: str, position: int, tag: str, line: int,
-                  tokens: list[Token]) -> tuple[int, int]:
-    """The heredoc's body starts after the rest of its line and ends at a line `tag`."""
-    rest_end = text.find("\n", position)
-    rest = text[position:rest_end if rest_end >= 0 else len(text)].strip()
-    if rest and not rest.startswith("#"):
-        raise GitlabRbError(line, "nothing may follow a heredoc on its line")
-    body: list[str] = []
-    cursor, current = rest_end + 1, line + 1
-    while rest_end >= 0 and cursor <= len(text):
-        end = text.find("\n", cursor)
-        end = len(text) if end < 0 else end
-        content = text[cursor:end]
-        if content.strip() == tag:
-            tokens.append(Token("heredoc_body", "\n".join(body) + "\n", line))
-            tokens.append(Token("newline", "\n", current))
-            return end + 1, current + 1
-        body.append(content)
-        cursor, current = end + 1, current + 1
-    raise GitlabRbError(line, f"heredoc <<{tag} is never closed", hint=f"end it with a line {tag}")
-
-
-def _unescape_single(body: str) -> str:
-    return re.sub(r"\\([\\'])", r"\1", body)
-
-
-_ESCAPES = {"n": "\n", "t": "\t", "s": " ", "0": "\0", "e": "\x1b", "\\": "\\", '"': '"',
-            "#": "#", "'": "'"}
-
-#: Settings written as calls (`external_url 'http://...'`) rather than `x['k'] = v`.
-CALL_SETTINGS = frozenset({
-    "external_url", "registry_external_url", "pages_external_url", "gitlab_kas_external_url",
-    "mattermost_external_url", "runtime_dir", "git_data_dir", "roles",
-})
-ROLES = ("application", "sidekiq", "postgres", "patroni", "redis_sentinel", "redis_master",
-         "redis_replica", "geo_primary", "geo_secondary", "monitoring", "pgbouncer", "consul",
-         "pages", "gitaly", "backup")
-#: Every top-level name omnibus-gitlab accepts (runtime-side.md, gitlab.rb format).
-HASH_SETTINGS = frozenset({
-    "gitlab_rails", "gitlab_shell", "gitlab_sshd", "gitlab_workhorse", "gitaly_client",
-    "logging", "puma", "unicorn", "sidekiq", "mailroom", "storage_check", "git_data_dirs",
-    "actioncable", "bootstrap", "manage_accounts", "manage_storage_directories", "user",
-    "gitlab_ci", "remote_syslog", "web_server", "prometheus_monitoring", "gitlab_backup_cli",
-    "geo_postgresql", "geo_secondary", "geo_logcursor", "sentinel", "package", "registry",
-    "oak", "redis", "postgresql", "gitlab_kas", "gitlab_pages", "pgbouncer", "repmgr",
-    "repmgrd", "consul", "spamcheck", "patroni", "gitaly", "praefect", "mattermost",
-    "letsencrypt", "crond", "logrotate", "high_availability", "nginx", "mattermost_nginx",
-    "pages_nginx", "registry_nginx", "gitlab_kas_nginx", "prometheus", "alertmanager",
-    "node_exporter", "redis_exporter", "postgres_exporter", "pgbouncer_exporter",
-    "gitlab_exporter", *(f"{role}_role" for role in ROLES),
-})
-KNOWN_SETTINGS = CALL_SETTINGS | HASH_SETTINGS
 _REFUSED = {"`": "shell commands (backticks)", "$": "global variables", "@": "instance variables",
             ".": "method calls", "{": "blocks"}
+_KEYWORDS = {"true": True, "false": False, "nil": None}
+_LITERALS = ("int", "float", "sq", "symbol", "words")
+_KEY_TOKENS = ("sq", "dq", "symbol", "int")
+_READERS = ("node", "Gitlab")  # node[...] answers facts, Gitlab[...] any setting
+
+
+class _Stream:
+    """Tokens with lookahead, and the last two taken (to tell a run-on string)."""
+
+    def __init__(self, source: Iterable[Token]) -> None:
+        self.source: Iterator[Token] = iter(source)
+        self.ahead: list[Token] = []
+        self.taken: list[Token] = []
+
+    def peek(self, offset: int = 0) -> Token:
+        if offset < len(self.ahead):
+            return self.ahead[offset]
+        while len(self.ahead) <= offset:
+            token = next(self.source, None)
+            self.ahead.append(token if token is not None else self.ahead[-1])  # 'end' stays
+        return self.ahead[offset]
+
+    def take(self) -> Token:
+        token = self.peek()
+        if token.kind != "end":
+            self.ahead.pop(0)
+        self.taken = [*self.taken[-1:], token]
+        return token
+
+    def before(self, token: Token) -> Token | None:
+        """The token taken before `token` (the last one taken if `token` is still ahead)."""
+        if self.taken and self.taken[-1] is token:
+            return self.taken[0] if len(self.taken) == 2 else None
+        return self.taken[-1] if self.taken else None
+
+
+def _is(token: Token, text: str) -> bool:
+    return token.kind == "op" and token.text == text
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token], settings: dict[str, Any],
-                 facts: Mapping[str, Any]) -> None:
-        self.tokens, self.index = tokens, 0
-        self.settings, self.facts = settings, facts
+    def __init__(self, stream: _Stream, settings: dict[str, Any], facts: Mapping[str, Any],
+                 budget: Budget) -> None:
+        self.stream, self.settings, self.facts, self.budget = stream, settings, facts, budget
         self.lines: dict[tuple[str, ...], int] = {}  # (name, *keys) -> line it was set on
+        self.depth = 0
 
     # -- tokens ------------------------------------------------------------------------
-    def peek(self) -> Token:
-        return self.tokens[self.index]
+    def peek(self, offset: int = 0) -> Token:
+        return self.stream.peek(offset)
 
     def take(self) -> Token:
-        token = self.tokens[self.index]
-        self.index += 1
-        return token
+        return self.stream.take()
 
     def skip_newlines(self) -> None:
-        while self.index < len(self.tokens) - 1 and self.peek().kind == "newline":
-            self.index += 1
+        while self.peek().kind == "newline":
+            self.take()
 
     def expect(self, text: str) -> Token:
         token = self.take()
-        if token.text != text:
+        if not _is(token, text):
             raise self.refuse(token, f"expected '{text}'")
         return token
 
+    @contextlib.contextmanager
+    def nested(self, line: int) -> Iterator[None]:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise too_deep(line)
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
     def refuse(self, token: Token, expected: str = "") -> GitlabRbError:
-        what = "the end of the file" if self.index >= len(self.tokens) else repr(token.text)
-        if token.text in _REFUSED:
+        run_on = _run_on(self.stream.before(token), token)
+        if run_on is not None:
+            return run_on
+        if token.kind == "op" and token.text in _REFUSED:
             return GitlabRbError(token.line, f"{_REFUSED[token.text]} are not allowed in "
-                                 "gitlab.rb", hint="write the value itself: gitlab-ctl never "
-                                 "runs code from gitlab.rb")
+                                 "gitlab.rb", hint=SHELL_HINT)
+        what = "the end of the file" if token.kind == "end" else repr(excerpt(token.text))
         detail = f"{expected}, found {what}" if expected else f"unexpected {what}"
-        return GitlabRbError(token.line, detail)
+        return GitlabRbError(token.line, detail, hint="see /opt/gitlab/etc/gitlab.rb.template "
+                             "for how settings are written")
 
     # -- statements --------------------------------------------------------------------
     def parse(self) -> None:
         while True:
             self.skip_newlines()
-            if self.index >= len(self.tokens) - 1:
+            if self.peek().kind == "end":
                 return
             self.statement()
             end = self.take()
-            if end.kind != "newline" and end.text != ";":
+            if end.kind not in ("newline", "end") and not _is(end, ";"):
                 raise self.refuse(end, "expected the end of the line")
 
     def statement(self) -> None:
@@ -181,18 +148,22 @@ class _Parser:
             raise self.refuse(token, "expected a setting")
         name = token.text
         if name not in KNOWN_SETTINGS:
-            raise _unknown(token, name)
-        if name in HASH_SETTINGS and self.peek().text == "[":
+            raise unknown_setting(token.line, name)
+        if name in HASH_SETTINGS and _is(self.peek(), "["):
             keys = self.subscripts()
             self.expect("=")
             self.skip_newlines()
-            _assign(self.settings, name, keys, self.expression(), token.line)
-            self.lines[(name, *map(str, keys))] = token.line
+            value = self.expression()
+            check_depth(value, MAX_DEPTH - len(keys), token.line)
+            _assign(self.settings, name, keys, value, token.line)
+            self.lines[(name, *keys)] = token.line
         elif name in CALL_SETTINGS:  # `roles ['a']` is a call with an array, never a key
-            parenthesised = self.peek().text == "("
+            parenthesised = _is(self.peek(), "(")
             if parenthesised:
                 self.take()
-            self.settings[name] = self.expression()
+            value = self.expression()
+            check_depth(value, MAX_DEPTH, token.line)
+            self.settings[name] = value
             self.lines[(name,)] = token.line
             if parenthesised:
                 self.expect(")")
@@ -200,14 +171,18 @@ class _Parser:
             raise GitlabRbError(token.line, f"'{name}' is set as {name}['key'] = value",
                                 hint=f"e.g. {name}['enable'] = true")
 
-    def subscripts(self) -> list[Any]:
-        keys = []
-        while self.peek().text == "[":
-            self.take()
-            key = self.expression()
-            if not isinstance(key, str | int):
-                raise GitlabRbError(self.peek().line, "a key must be a string or a number")
+    def subscripts(self) -> list[str]:
+        keys: list[str] = []
+        while _is(self.peek(), "["):
+            bracket = self.take()
+            with self.nested(bracket.line):
+                key = self.expression()
+            if isinstance(key, bool) or not isinstance(key, str | int):
+                raise GitlabRbError(bracket.line, "a key must be a string or a number",
+                                    hint="e.g. gitlab_rails['time_zone']")
             keys.append(str(key))
+            if len(keys) > MAX_DEPTH:
+                raise too_deep(bracket.line)
             self.expect("]")
         return keys
 
@@ -221,167 +196,186 @@ class _Parser:
     def binary(self, operators: tuple[str, ...], operand) -> Any:
         """`operand (op operand)*`, left to right; a line may end after an operator."""
         value = operand()
-        while self.peek().text in operators:
+        while self.peek().kind == "op" and self.peek().text in operators:
             operator = self.take()
             self.skip_newlines()
-            value = _arithmetic(operator, value, operand())
+            value = arithmetic(operator.text, operator.line, value, operand(), self.budget)
         return value
 
     def unary(self) -> Any:
-        if self.peek().text == "-":
+        if _is(self.peek(), "-"):
             token = self.take()
-            return _arithmetic(token, 0, self.unary())
+            with self.nested(token.line):
+                return arithmetic("-", token.line, 0, self.unary(), self.budget)
         return self.primary()
 
     def primary(self) -> Any:
         token = self.take()
-        literal = _literal(token)
-        if literal is not _NOT_LITERAL:
-            return literal
+        if token.kind in _LITERALS or (token.kind == "name" and token.text in _KEYWORDS):
+            value = _KEYWORDS[token.text] if token.kind == "name" else token.value
+            return plain(value, self.budget, token.line)
         if token.kind == "dq":
             return self.interpolate(token)
-        if token.text == "[":
-            return self.sequence("]", self.expression)
-        if token.text == "{":
-            return dict(self.sequence("}", self.pair))
-        if token.text == "(":
-            value = self.expression()
-            self.expect(")")
-            return value
+        if token.kind == "op" and token.text in ("[", "{", "("):
+            with self.nested(token.line):
+                return self.bracketed(token)
         if token.kind == "name":
             return self.reference(token)
         raise self.refuse(token, "expected a value")
 
-    def sequence(self, close: str, item) -> list[Any]:
-        items = []
+    def bracketed(self, token: Token) -> Any:
+        if token.text == "(":
+            value = self.expression()
+            self.expect(")")
+            return value
+        self.budget.charge(CONTAINER_COST, token.line)
+        if token.text == "[":
+            return self.array()
+        return dict(self.pair() for _ in self.elements("}"))
+
+    def elements(self, close: str) -> Iterator[None]:
+        """Once per element of a bracketed list: newlines anywhere, a trailing comma."""
         while True:
             self.skip_newlines()
-            if self.peek().text == close:
+            if _is(self.peek(), close):
                 self.take()
-                return items
-            items.append(item())
+                return
+            yield
             self.skip_newlines()
-            if self.peek().text == ",":
+            if _is(self.peek(), ","):
                 self.take()
-            elif self.peek().text != close:
+            elif not _is(self.peek(), close):
                 raise self.refuse(self.take(), f"expected ',' or '{close}'")
 
+    def array(self) -> list[Any]:
+        items: list[Any] = []
+        pairs: dict[str, Any] | None = None  # Ruby's [1, 'a' => 2] is [1, {'a' => 2}]
+        for _ in self.elements("]"):
+            if pairs is None and not self.pair_ahead():
+                items.append(self.expression())
+                continue
+            if pairs is None:
+                self.budget.charge(CONTAINER_COST, self.peek().line)
+                pairs = {}
+                items.append(pairs)
+            key, value = self.pair()
+            pairs[key] = value
+        return items
+
+    def pair_ahead(self) -> bool:
+        token, after = self.peek(), self.peek(1)
+        return token.kind == "label" or (token.kind in _KEY_TOKENS and after.kind == "op"
+                                         and after.text in ("=>", ":"))
+
     def pair(self) -> tuple[str, Any]:
+        if not self.pair_ahead():
+            raise self.refuse(self.take(), "expected a hash key ('key' => value or key: value)")
         token = self.take()
         if token.kind == "label":
             key = token.text[:-1]
-        elif token.kind in ("sq", "dq", "symbol", "int") and self.peek().text in ("=>", ":"):
-            key = str(_literal(token)) if token.kind != "dq" else self.interpolate(token)
-            self.take()
         else:
-            raise self.refuse(token, "expected a hash key ('key' => value or key: value)")
+            key = self.interpolate(token) if token.kind == "dq" else str(token.value)
+            self.take()
+        scalar(key, self.budget, token.line)
         self.skip_newlines()
         return key, self.expression()
 
+    # -- references, YAML and interpolation -------------------------------------------------
     def reference(self, token: Token) -> Any:
         name = token.text
-        if name == "YAML" and self.peek().text == ".":
+        if name == "YAML" and _is(self.peek(), "."):
             return self.yaml_heredoc(token)
-        if self.peek().text != "[":
-            if self.peek().text in (".", "("):
-                raise GitlabRbError(token.line, f"method calls are not allowed in gitlab.rb: "
-                                    f"'{name}{self.peek().text}...'", hint="write the value "
-                                    "itself: gitlab-ctl never runs code from gitlab.rb")
-            raise _unknown(token, name) if name not in KNOWN_SETTINGS else GitlabRbError(
-                token.line, f"'{name}' can only be read as {name}['key']")
-        keys = self.subscripts()
-        if name == "node":
-            return _lookup(self.facts, keys)
-        if name == "Gitlab":
-            return _lookup(self.settings, keys)
-        if name not in KNOWN_SETTINGS:
-            raise _unknown(token, name)
-        return _lookup(self.settings.get(name, {}), keys)
+        if not _is(self.peek(), "["):
+            raise _bare_name(token, self.peek())
+        if name not in KNOWN_SETTINGS and name not in _READERS:
+            raise unknown_setting(token.line, name)
+        return self.lookup(name, self.subscripts(), token.line)
+
+    def lookup(self, name: str, keys: list[str], line: int) -> Any:
+        """A copy of what `name[keys...]` holds (nil if nothing), counted as new values."""
+        source = {"node": self.facts, "Gitlab": self.settings}.get(name)
+        found = _lookup(self.settings.get(name, {}) if source is None else source, keys)
+        return plain(found, self.budget, line)
 
     def yaml_heredoc(self, token: Token) -> Any:
-        import yaml
+        from gitlab_ctl import safe_yaml  # PyYAML only for the files that use YAML
 
         self.expect(".")
         if self.take().text != "load" or self.peek().kind != "heredoc":
-            raise GitlabRbError(token.line, "only YAML.load <<-'EOS' ... EOS is allowed")
-        self.take()
+            raise GitlabRbError(token.line, "only YAML.load <<-'EOS' ... EOS is allowed",
+                                hint="write the YAML in a heredoc: YAML.load <<-'EOS'")
         body = self.take()
         try:
-            return yaml.safe_load(body.text)
-        except yaml.YAMLError as error:
-            raise GitlabRbError(token.line, f"the YAML heredoc does not parse: {error}") from error
+            data, _node = safe_yaml.load(body.value)
+        except safe_yaml.YamlError as error:
+            raise GitlabRbError(body.line + error.line, f"in the YAML heredoc: {error.message}",
+                                error.hint) from error
+        return plain(data, self.budget, body.line)
 
     def interpolate(self, token: Token) -> str:
-        body = token.text[1:-1]
-        parts, position = [], 0
-        for match in re.finditer(r"#\{([^}]*)\}|\\(.)", body):
-            parts.append(body[position:match.start()])
-            if match.group(1) is not None:
-                inner = _Parser(tokenize(match.group(1)), self.settings, self.facts)
-                inner.tokens = [Token(t.kind, t.text, token.line) for t in inner.tokens]
-                value = inner.expression()
-                parts.append("" if value is None else _ruby_text(value))
-            else:
-                parts.append(_ESCAPES.get(match.group(2), "\\" + match.group(2)))
-            position = match.end()
-        parts.append(body[position:])
-        return "".join(parts)
+        pieces, size = [], 0
+        for part in token.value:
+            text = part if isinstance(part, str) else ruby_text(self.plain_reference(part),
+                                                                part.line)
+            size += len(text)
+            if size > MAX_STRING_CHARS:
+                raise string_too_long(token.line)
+            pieces.append(text)
+        text = "".join(pieces)
+        self.budget.charge(len(text) + 1, token.line)
+        return text
+
+    def plain_reference(self, part: Interpolation) -> Any:
+        """`#{name['key']...}` only: a reference that reads, never code that runs."""
+        inner = _Parser(_Stream([*part.tokens, Token("end", "", part.line)]), self.settings,
+                        self.facts, self.budget)
+        name = inner.take()
+        if name.kind != "name" or (name.text not in HASH_SETTINGS and name.text not in _READERS):
+            raise not_plain_reference(part.line)
+        keys = []
+        while _is(inner.peek(), "["):
+            inner.take()
+            key = inner.take()
+            if key.kind not in _KEY_TOKENS or not _is(inner.take(), "]") or (
+                    key.kind == "dq" and not all(isinstance(p, str) for p in key.value)):
+                raise not_plain_reference(part.line)
+            keys.append("".join(key.value) if key.kind == "dq" else str(key.value))
+        if not keys or inner.peek().kind != "end":
+            raise not_plain_reference(part.line)
+        return inner.lookup(name.text, keys, part.line)
 
 
-_NOT_LITERAL = object()
+def _run_on(prior: Token | None, token: Token) -> GitlabRbError | None:
+    """A string or %w list spanning lines, then an error on the line it ends on: most likely
+    its closing quote or bracket is missing, and it swallowed what came next."""
+    if (prior is None or prior.kind not in ("sq", "dq", "words")
+            or prior.end_line <= prior.line or token.line != prior.end_line):
+        return None
+    if prior.kind == "words":
+        closer = {"(": ")", "[": "]", "{": "}", "<": ">"}.get(prior.text[2], prior.text[2])
+        return GitlabRbError(prior.line, f"unterminated word list {prior.text[:3]}: it runs "
+                             f"on to line {prior.end_line}", hint=f"close it with {closer}")
+    quote = prior.text[0]
+    return GitlabRbError(prior.line, f"unterminated string: it runs on to line "
+                         f"{prior.end_line}", hint=f"close it with {quote} (a quote inside it "
+                         f"is written \\{quote})")
 
 
-def _literal(token: Token) -> Any:
-    if token.kind == "int":
-        return _integer(token)
-    if token.kind == "float":
-        return float(token.text.replace("_", ""))
-    if token.kind == "sq":
-        return _unescape_single(token.text[1:-1])
-    if token.kind == "symbol":
-        return token.text[1:]
-    if token.kind == "words":
-        return token.text[3:-1].split()
-    if token.kind == "name" and token.text in ("true", "false", "nil"):
-        return {"true": True, "false": False, "nil": None}[token.text]
-    return _NOT_LITERAL
-
-
-def _integer(token: Token) -> int:
-    """Ruby's integer literals: 0x, 0b, 0o/0d prefixes, and a leading 0 meaning octal
-    (`0644`, as file modes are written)."""
-    text = token.text.replace("_", "").lower()
-    bases = {"0x": 16, "0b": 2, "0o": 8, "0d": 10}
-    base = bases.get(text[:2], 8 if len(text) > 1 and text[0] == "0" else 10)
-    digits = text[2:] if text[:2] in bases else text
-    try:
-        return int(digits, base)
-    except ValueError:
-        raise GitlabRbError(token.line, f"'{token.text}' is not a valid number",
-                            hint="a leading 0 makes an octal number (digits 0-7), as in "
-                            "Ruby") from None
-
-
-def _ruby_text(value: Any) -> str:
-    if value is True or value is False:
-        return str(value).lower()
-    return str(value)
-
-
-_OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
-
-
-def _arithmetic(operator: Token, left: Any, right: Any) -> Any:
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right))
-    if operator.text == "+" and isinstance(left, str) and isinstance(right, str):
-        return left + right
-    if not numbers:
-        raise GitlabRbError(operator.line, f"'{operator.text}' needs two numbers")
-    if operator.text == "/" and right == 0:
-        raise GitlabRbError(operator.line, "division by zero")
-    if operator.text == "/" and isinstance(left, int) and isinstance(right, int):
-        return left // right  # Ruby's integer division
-    return _OPERATORS[operator.text](left, right)
+def _bare_name(token: Token, after: Token) -> GitlabRbError:
+    """A name in a value, not followed by [...]: never a setting Ruby would read."""
+    name = excerpt(token.text)
+    if after.kind == "op" and after.text in (".", "("):
+        return GitlabRbError(token.line, f"method calls are not allowed in gitlab.rb: "
+                             f"'{name}{after.text}...'", hint=SHELL_HINT)
+    if token.text in HASH_SETTINGS:
+        return GitlabRbError(token.line, f"'{name}' can only be read as {name}['key']",
+                             hint=f"e.g. {name}['enable']")
+    if token.text in CALL_SETTINGS:
+        return GitlabRbError(token.line, f"'{name}' can be set, not read, in gitlab.rb",
+                             hint="write the value itself")
+    return GitlabRbError(token.line, f"unknown value '{name}'", hint=f"a string is written "
+                         f"in quotes: '{name}'; the values without quotes are numbers, true, "
+                         "false and nil")
 
 
 def _lookup(mapping: Any, keys: list[str]) -> Any:
@@ -398,21 +392,30 @@ def _assign(settings: dict[str, Any], name: str, keys: list[str], value: Any,
     for depth, key in enumerate(keys[:-1]):
         child = node.setdefault(key, {})
         if not isinstance(child, dict):
-            path = name + "".join(f"['{k}']" for k in keys[:depth + 1])
-            raise GitlabRbError(line, f"{path} is a value, not a hash, so it has no sub-keys")
+            path = name + "".join(f"['{excerpt(k)}']" for k in keys[:depth + 1])
+            raise GitlabRbError(line, f"{path} is a value, not a hash, so it has no sub-keys",
+                                hint=f"set {path} = {{}} first, or remove its other value")
         node = child
     node[keys[-1]] = value
 
 
-def _unknown(token: Token, name: str) -> GitlabRbError:
-    return unknown_setting(token.line, name)
-
-
-def unknown_setting(line: int, name: str) -> GitlabRbError:
-    close = difflib.get_close_matches(name, sorted(KNOWN_SETTINGS), n=1)
-    hint = f"did you mean '{close[0]}'?" if close else "see /opt/gitlab/etc/gitlab.rb.template"
-    return GitlabRbError(line, f"unknown setting '{name}' (omnibus: Reading unsupported "
-                         f"config value {name})", hint=hint)
+def _check_source(text: str) -> None:
+    """At most MAX_SOURCE_BYTES of UTF-8 (GITLAB_OMNIBUS_CONFIG may carry undecodable bytes
+    as surrogates)."""
+    if len(text) <= MAX_SOURCE_BYTES:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as error:
+            code = ord(text[error.start])
+            what = (f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF
+                    else f"U+{code:04X}")
+            raise GitlabRbError(text.count("\n", 0, error.start) + 1, f"is not valid UTF-8 "
+                                f"({what})", hint="save it as UTF-8") from None
+        if size <= MAX_SOURCE_BYTES:
+            return
+    raise GitlabRbError(text.count("\n", 0, MAX_SOURCE_BYTES) + 1, "is larger than "
+                        f"{MAX_SOURCE_BYTES // MIB} MiB", hint="a gitlab.rb is far smaller: "
+                        "check that this is the right file")
 
 
 def parse_gitlab_rb(text: str, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -431,10 +434,8 @@ def parse_gitlab_rb_into(text: str, settings: dict[str, Any],
                          facts: Mapping[str, Any] | None = None) -> dict[tuple[str, ...], int]:
     """Apply `text` on top of `settings` (as Ruby would run it after what made them); the
     line each (name, *keys) was set on. On an error `settings` may be half-applied."""
-    parser = _Parser(tokenize(text), settings, dict(facts or {}))
+    _check_source(text)
+    parser = _Parser(_Stream(tokens(text.removeprefix("\ufeff"))), settings,
+                     dict(facts or {}), Budget())
     parser.parse()
     return parser.lines
-
-
-def setting_names() -> Iterable[str]:
-    return sorted(KNOWN_SETTINGS)

@@ -12,7 +12,8 @@ from typing import Any
 
 from gitlab_ctl.attributes import load_defaults
 from gitlab_ctl.config import ConfigError
-from gitlab_ctl.gitlabrb import ROLES
+from gitlab_ctl.gitlabrb_limits import excerpt
+from gitlab_ctl.setting_names import ROLES
 
 Lines = Mapping[tuple[str, ...], str]  # where each setting was set: 'FILE:LINE'
 #: (section, key) of TCP ports; 0 is allowed where it means "no TCP listener".
@@ -40,7 +41,8 @@ def _check_roles(check: Checker) -> None:
     if not isinstance(roles, list):
         check.fail(("roles",), "roles must be a list, e.g. roles ['redis_master_role']")
     valid = {f"{role}_role" for role in ROLES}
-    invalid = [str(role) for role in roles if str(role) not in valid and str(role) not in ROLES]
+    invalid = [excerpt(str(role)) for role in roles
+               if str(role) not in valid and str(role) not in ROLES]
     if invalid:
         check.fail(("roles",), "The following invalid roles have been set in 'roles': "
                    + ", ".join(invalid), hint="valid roles: " + ", ".join(sorted(valid)))
@@ -60,7 +62,8 @@ def _check_values(check: Checker) -> None:
         port = check.get(section, key)
         if port is not None and (isinstance(port, bool) or not isinstance(port, int)
                                  or not 0 <= port <= 65535):
-            check.fail((section, key), f"{section}['{key}'] = {port!r} is not a port number",
+            check.fail((section, key), f"{section}['{key}'] = {excerpt(repr(port))} is not a "
+                       "port number",
                        hint="use an integer from 1 to 65535, without quotes")
     timeout = check.get("puma", "worker_timeout")
     duration = check.get("gitlab_rails", "max_request_duration_seconds")
@@ -75,8 +78,8 @@ def _check_enable_flags(check: Checker) -> None:
         if isinstance(values, Mapping) and "enable" in values:
             flag = values["enable"]
             if flag is not None and not isinstance(flag, bool):
-                check.fail((section, "enable"), f"{section}['enable'] = {flag!r} must be true "
-                           "or false", hint="write true or false, without quotes")
+                check.fail((section, "enable"), f"{section}['enable'] = {excerpt(repr(flag))} "
+                           "must be true or false", hint="write true or false, without quotes")
 
 
 def unused_settings(settings: Mapping[str, Any], lines: Lines, source: Path) -> list[str]:
@@ -90,9 +93,9 @@ def unused_settings(settings: Mapping[str, Any], lines: Lines, source: Path) -> 
         for key in values:
             if key in known or key == "enable":
                 continue
-            close = difflib.get_close_matches(str(key), [str(k) for k in known], n=1)
+            close = difflib.get_close_matches(str(key)[:100], [str(k) for k in known], n=1)
             where = lines.get((section, str(key))) or str(source)
-            text = f"{where}: {section}['{key}'] is not used by this gitlab-ctl"
+            text = f"{where}: {section}['{excerpt(str(key))}'] is not used by this gitlab-ctl"
             warnings.append(text + (f" (did you mean '{close[0]}'?)" if close else ""))
     return warnings
 

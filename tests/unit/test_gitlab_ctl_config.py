@@ -56,3 +56,59 @@ def test_check_config_validates_values_and_warns_about_unused_keys(tmp_path, cap
     assert main(["check-config", "--config", str(config)]) == 2
     assert f"{config}:2: postgresql['port'] = 'five' is not a port number" in \
         capsys.readouterr().err
+
+
+def test_a_bad_external_url_names_its_line(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "gitlab.rb"
+    config.write_text("external_url 'http://[::1'\n")
+    assert main(["show-config", "--config", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert f"{config}:1: external_url: 'http://[::1' is not a valid URL (Invalid IPv6 URL)" \
+        in error
+    assert "hint: e.g. external_url 'https://gitlab.example.com'" in error
+    config.write_text("# the URL\n\nexternal_url 'ftp://gitlab.example.test'\n")
+    assert main(["check-config", "--config", str(config)]) == 2
+    assert f"{config}:3: external_url: Unsupported external URL scheme: ftp" in \
+        capsys.readouterr().err
+    config.write_text("external_url 'http://gitlab.example.test'\n")
+    monkeypatch.setenv("GITLAB_OMNIBUS_CONFIG", "nginx['listen_port'] = 80\n"
+                       "registry_external_url 'https://[::1'")
+    assert main(["show-config", "--config", str(config)]) == 2
+    assert "GITLAB_OMNIBUS_CONFIG:2: registry_external_url: 'https://[::1' is not a valid URL" \
+        in capsys.readouterr().err
+
+
+def test_invalid_utf8_is_an_error_naming_the_line(tmp_path, capsys):
+    config = tmp_path / "gitlab.rb"
+    config.write_bytes(b"external_url 'http://gitlab.example.test'\n"
+                       b"gitlab_rails['time_zone'] = 'Europe/Z\xfcrich'\n")
+    assert main(["check-config", "--config", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert f"{config}:2: is not valid UTF-8 (byte 0xfc at column 38)" in error
+    assert "hint: save the file as UTF-8" in error
+
+
+def test_a_yaml_section_that_is_not_a_mapping_is_an_error_naming_its_line(tmp_path, capsys):
+    config = tmp_path / "gitlab.yml"
+    config.write_text("external_url: http://gitlab.example.test\nnginx: 3\n")
+    assert main(["show-config", "--config", str(config)]) == 2
+    assert f"{config}:2: 'nginx' must be a mapping of its settings, not int" in \
+        capsys.readouterr().err
+    config.write_text("external_url: http://gitlab.example.test\npostgresql:\n  port: five\n")
+    assert main(["check-config", "--config", str(config)]) == 2
+    assert f"{config}:3: postgresql['port'] = 'five' is not a port number" in \
+        capsys.readouterr().err
+
+
+def test_node_package_install_dir_is_where_the_package_is(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GITLAB_INSTALL_DIR", raising=False)
+    config = tmp_path / "gitlab.rb"
+    config.write_text("external_url 'http://gitlab.example.test'\n"
+                      "gitlab_rails['ca'] = \"#{node['package']['install-dir']}/embedded/ssl\"\n")
+    assert main(["show-config", "--config", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out)["gitlab_rails"]["ca"] == \
+        "/opt/gitlab/embedded/ssl"
+    monkeypatch.setenv("GITLAB_INSTALL_DIR", "/srv/gitlab")  # as the package's wrapper sets it
+    assert main(["show-config", "--config", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out)["gitlab_rails"]["ca"] == \
+        "/srv/gitlab/embedded/ssl"
