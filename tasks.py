@@ -1,6 +1,7 @@
 """Release workflows as invoke tasks. Run them through ./dev, which sets up the environment.
 
-  ./dev build      the default project for debian-12/amd64: plan, fetch, build, package
+  ./dev build      the default project for debian-12/amd64: plan, fetch, build, package,
+                   lintian and rpmlint, publish
   ./dev test       lint, unit tests and integration tests (what CI runs)
   ./dev bench      the benchmarks under bench/
   ./dev e2e        install the built packages from their repositories (apt and dnf), check
@@ -12,13 +13,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from invoke import Context, task
+from invoke import Context, Exit, task
 
 DEFAULT_PROJECT = "gitlab-local"
 VENV_BIN = ".venv/bin"
@@ -56,6 +59,51 @@ def package_repositories(platform: str) -> dict[str, str]:
                                                           else [own])}
 
 
+def lint_packages(project: str, platform: str, arch: str, formats: list[str]) -> list[str]:
+    """lintian and rpmlint on the packages the build wrote (README: what they report); their
+    errors fail the build. The rpm's signature is checked with the key that signed it."""
+    from builder.keys import sha256_file
+    from builder.lint import built_packages, export_key, lintian, remembered, rpmlint
+
+    root = Path(__file__).resolve().parent
+    cache = root / "cache"
+    rpmlintrc = root / "templates/package/rpmlintrc"
+    packages = built_packages(root, project, platform, arch, formats)
+    print(f"\n==> lintian and rpmlint on {', '.join(p.name for p in packages.values())}")
+    tools = {"deb": "lintian", "rpm": "rpmlint"}
+    missing = [tools[fmt] for fmt in packages if shutil.which(tools[fmt]) is None]
+    if missing:
+        note = (f"NOT CHECKED: {' and '.join(missing)} not installed "
+                f"(apt-get install {' '.join(missing)})")
+        print(f"  {note}")
+        packages = {fmt: path for fmt, path in packages.items() if tools[fmt] not in missing}
+        if not packages:
+            return [note]
+    signing = signing_env()
+    key = signing.get("OMNIBUS_SIGN_KEY") or os.environ["OMNIBUS_SIGN_KEY"]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each is mostly one process
+        jobs = []
+        deb, rpm = packages.get("deb"), packages.get("rpm")
+        if deb is not None:
+            jobs.append(pool.submit(remembered, lambda: lintian(deb), cache, "lintian", deb))
+        if rpm is not None:
+            public = export_key(key, signing.get("GNUPGHOME"))
+            jobs.append(pool.submit(remembered, lambda: rpmlint(rpm, rpmlintrc, public), cache,
+                                    "rpmlint", rpm, sha256_file(rpmlintrc),
+                                    hashlib.sha256(public).hexdigest()))
+        reports = [job.result() for job in jobs]
+    for report in reports:
+        for line in report.lines:
+            print(f"  {line}")
+        print(f"  {report.summary()}")
+    failed = [report.tool for report in reports if report.errors]
+    if failed:
+        raise Exit(f"{' and '.join(failed)} found errors in the packages (above); fix the "
+                   "packaging, or override what an omnibus package does by design, with the "
+                   "reason, in templates/package/lintian-overrides.j2 or rpmlintrc", code=1)
+    return [report.summary() for report in reports] + ([note] if missing else [])
+
+
 @task(help={
     "project": f"project to build (default: {DEFAULT_PROJECT})",
     "platform": "platform id (default: debian-12)",
@@ -63,7 +111,8 @@ def package_repositories(platform: str) -> dict[str, str]:
 })
 def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12",
           arch: str = "amd64") -> None:
-    """Plan, fetch and build a project's software, package it into pkg/, publish it into repo/."""
+    """Plan, fetch and build a project's software, package it into pkg/, check the packages
+    with lintian and rpmlint (their errors fail the build), publish them into repo/."""
     start = time.monotonic()
     target = f"{project} --platform {platform} --arch {arch}"
     repos = package_repositories(platform)
@@ -75,6 +124,7 @@ def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12
     # Signed with the repository's key: dnf checks package signatures (gpgcheck=1).
     c.run(f"{VENV_BIN}/omnibus build {target} --format {','.join(formats)}",
           env=signing_env())
+    lint = lint_packages(project, platform, arch, formats)
     # The local repositories are made anew from pkg/: a rebuilt package keeps its version, and
     # a repository (rightly) refuses a different file under a version it already serves.
     for fmt, repo in repos.items():
@@ -88,6 +138,7 @@ def build(c: Context, project: str = DEFAULT_PROJECT, platform: str = "debian-12
           f"  signed repositories (key, .list/.sources or .repo for clients): "
           f"{', '.join(f'repo/{repo}/' for repo in repos.values())}\n"
           "  build logs: cache/logs/; artifacts: cache/artifacts/\n"
+          + "".join(f"  {line}\n" for line in lint) +
           "next: `./dev e2e` installs it from the repository in a clean container, checks "
           "the services and upgrades it;\n      or `apt-get install ./pkg/NAME.deb` here.")
 

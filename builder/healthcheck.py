@@ -9,6 +9,10 @@ refused: world-writable files, setuid/setgid files (unless the software's
 `health_check.allow_files` names them), broken symlinks, absolute symlinks leaving the install
 dir, build-directory paths left in RPATHs or text files, and ELF files of a software marked
 platform_independent. One report lists every offender with the software that installed it.
+
+What it learns on the way is kept for the packagers: the highest GLIBC_ symbol version the
+shipped ELF files need, per ELF class, from which the packages' C library dependency is
+computed (`libc_dependencies`).
 """
 
 from __future__ import annotations
@@ -60,6 +64,16 @@ class ElfFacts:
     needed: tuple[str, ...]
     search_paths: tuple[str, ...]  # RPATH/RUNPATH entries, as written
     glibc: tuple[int, ...]  # the highest GLIBC_x.y it needs, () if none
+    bits: int = 64  # the ELF class: 32 or 64
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """The offences, and the highest GLIBC_ version the stage's ELF files need per ELF class
+    (32 or 64; a class with no versioned need is absent)."""
+
+    offences: list[Offence]
+    glibc: dict[int, tuple[int, ...]]
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -87,7 +101,9 @@ def _elf_facts(handle: BinaryIO, path: str) -> ElfFacts:
     paths: list[str] = []
     glibc: tuple[int, ...] = ()
     try:
-        for section in ELFFile(handle).iter_sections():
+        elf = ELFFile(handle)
+        bits = elf.elfclass
+        for section in elf.iter_sections():
             if isinstance(section, DynamicSection):
                 _dynamic(section, needed, paths)
             elif isinstance(section, GNUVerNeedSection):
@@ -95,7 +111,7 @@ def _elf_facts(handle: BinaryIO, path: str) -> ElfFacts:
     except (ELFError, ValueError, OSError) as error:
         raise BuilderError(f"{path}: unreadable ELF file: {error}",
                            hint="the build left a damaged binary; rebuild it") from error
-    return ElfFacts(tuple(needed), tuple(paths), glibc)
+    return ElfFacts(tuple(needed), tuple(paths), glibc, bits)
 
 
 def read_file(path: str, limit: int = TEXT_SCAN_LIMIT) -> bool | bytes | None:
@@ -210,8 +226,16 @@ class _Checker:
 def check_stage(stage: Stage, allowed_libs: Iterable[str], glibc: str,
                 rules: Mapping[str, HealthCheckRules],
                 platform_independent: frozenset[str] = frozenset()) -> list[Offence]:
-    """Every offence in the stage, in path order. Software named in `platform_independent`
-    share one artifact across platforms, so an ELF file of theirs is an offence."""
+    """Every offence in the stage, in path order (see inspect_stage)."""
+    return inspect_stage(stage, allowed_libs, glibc, rules, platform_independent).offences
+
+
+def inspect_stage(stage: Stage, allowed_libs: Iterable[str], glibc: str,
+                  rules: Mapping[str, HealthCheckRules],
+                  platform_independent: frozenset[str] = frozenset()) -> HealthReport:
+    """Every offence in the stage, in path order, and the GLIBC_ versions it needs. Software
+    named in `platform_independent` share one artifact across platforms, so an ELF file of
+    theirs is an offence."""
     checker = _Checker(stage, tuple(re.compile(p) for p in allowed_libs),
                        _version_tuple(glibc), rules, [])
     elves: list[StageEntry] = []
@@ -230,10 +254,32 @@ def check_stage(stage: Stage, allowed_libs: Iterable[str], glibc: str,
             elif isinstance(found, bytes):
                 checker.check_text(entry, found)
     facts = _read_elves([f"{stage.root}/{entry.path}" for entry in elves])
+    needs: dict[int, tuple[int, ...]] = {}
     for entry, elf in zip(elves, facts, strict=True):
         if elf is not None:
             checker.check_elf(entry, elf)
-    return sorted(checker.offences, key=lambda o: (o.path, o.rule))
+            if elf.glibc:
+                needs[elf.bits] = max(needs.get(elf.bits, ()), elf.glibc)
+    return HealthReport(sorted(checker.offences, key=lambda o: (o.path, o.rule)),
+                        dict(sorted(needs.items())))
+
+
+#: The C library's package (deb) and soname (rpm), as dpkg-shlibdeps and rpm's elfdeps name
+#: them on every arch we build for.
+LIBC_DEB = "libc6"
+LIBC_SONAME = "libc.so.6"
+
+
+def libc_dependencies(glibc: Mapping[int, tuple[int, ...]], package_format: str) -> list[str]:
+    """What a package needs of the C library so that it installs only where its binaries
+    run: deb `libc6 (>= X)`, rpm `libc.so.6(GLIBC_X)(64bit)` (`libc.so.6(GLIBC_X)` for 32-bit
+    ELF files), X the highest GLIBC_ version its ELF files need; none without such files."""
+    if not glibc:
+        return []
+    if package_format == "deb":
+        return [f"{LIBC_DEB} (>= {'.'.join(map(str, max(glibc.values())))})"]
+    return [f"{LIBC_SONAME}(GLIBC_{'.'.join(map(str, version))})"
+            + ("(64bit)" if bits == 64 else "") for bits, version in sorted(glibc.items())]
 
 
 def format_offences(offences: list[Offence]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -91,8 +92,29 @@ def version_manifest(graph: Graph, version: PackageVersion,
             "upgrade_stop": graph.project.upgrade_stop or ""}
 
 
-def _copyright(graph: Graph, epoch: int) -> str:
-    """Plain text: the packaging's license, then every bundled component and its license."""
+#: SPDX license ids (by prefix) -> the text Debian keeps in /usr/share/common-licenses/.
+COMMON_LICENSES = (("GPL-1.0", "GPL-1"), ("GPL-2.0", "GPL-2"), ("GPL-3.0", "GPL-3"),
+                   ("LGPL-2.0", "LGPL-2"), ("LGPL-2.1", "LGPL-2.1"), ("LGPL-3.0", "LGPL-3"),
+                   ("GFDL-1.2", "GFDL-1.2"), ("GFDL-1.3", "GFDL-1.3"),
+                   ("Apache-2.0", "Apache-2.0"), ("Artistic-1.0", "Artistic"),
+                   ("CC0-1.0", "CC0-1.0"), ("MPL-1.1", "MPL-1.1"), ("MPL-2.0", "MPL-2.0"))
+
+
+def common_licenses(expressions: list[str]) -> list[tuple[str, str]]:
+    """(SPDX id, /usr/share/common-licenses/FILE) for every id in `expressions` whose text a
+    Debian system has, as Debian policy 12.5 wants a copyright file to point to it."""
+    ids = sorted({token for text in expressions for token in re.findall(r"[\w.+-]+", text)})
+    found = []
+    for license_id in ids:
+        for prefix, file in COMMON_LICENSES:
+            if license_id == prefix or license_id.startswith((prefix + "-", prefix + "+")):
+                found.append((license_id, f"/usr/share/common-licenses/{file}"))
+    return found
+
+
+def _copyright(graph: Graph, epoch: int, debian: bool = False) -> str:
+    """Plain text: the packaging's license, then every bundled component and its license;
+    for a .deb, where a Debian system keeps the texts of the common ones."""
     project = graph.project
     width = max(len(name) for name in graph.software) if graph.software else 0
     summary = project.description.strip().splitlines()[0]
@@ -105,6 +127,13 @@ def _copyright(graph: Graph, epoch: int) -> str:
     for name in sorted(graph.software):
         definition = graph.software[name]
         lines.append(f"  {name:<{width}}  {definition.version:<12}  {definition.license}")
+    common = common_licenses([project.license] + [graph.software[name].license
+                                                  for name in graph.software])
+    if debian and common:
+        width = max(len(license_id) for license_id, _ in common)
+        lines += ["", "On Debian systems, the complete texts of these licenses are in "
+                  "/usr/share/common-licenses/:", ""]
+        lines += [f"  {license_id:<{width}}  {path}" for license_id, path in common]
     return "\n".join(lines) + "\n"
 
 
@@ -120,7 +149,8 @@ def deb_extras(root: Path, graph: Graph, version: PackageVersion, epoch: int) ->
     project = graph.project
     doc = f"usr/share/doc/{project.name}"
     extras = [ExtraFile(f"{doc}/changelog.Debian.gz", _changelog(project, version, epoch)),
-              ExtraFile(f"{doc}/copyright", _copyright(graph, epoch).encode(), role="license")]
+              ExtraFile(f"{doc}/copyright", _copyright(graph, epoch, debian=True).encode(),
+                        role="license")]
     overrides = root / "templates" / project.package_scripts / "lintian-overrides.j2"
     if overrides.is_file():
         text = template_environment(overrides.parent).get_template(overrides.name).render(

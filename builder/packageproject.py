@@ -3,6 +3,7 @@ package per format with its checksum, size and metadata files next to it."""
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -16,7 +17,7 @@ from builder.artifacts import ensure_unpacked
 from builder.cache import ArtifactCache, write_atomic
 from builder.errors import BuilderError, UsageError
 from builder.graph import Graph
-from builder.healthcheck import check_stage, format_offences
+from builder.healthcheck import HealthReport, format_offences, inspect_stage, libc_dependencies
 from builder.keys import KeyRecord
 from builder.licensepolicy import (
     dependency_licenses,
@@ -35,12 +36,16 @@ from builder.packagefiles import (
     version_manifest,
 )
 from builder.packaging import PACKAGERS
-from builder.packaging.meta import PackageMeta, Signing
+from builder.packaging.meta import PackageMeta, Signing, parse_dependency
 from builder.remote import RemoteCache
 from builder.sbom import licenses_page, spdx_document
 from builder.stage import Stage, add_generated, make_stage
 from builder.uptodate import packaging_inputs, up_to_date
 from builder.version import BuildIdentity, PackageVersion, package_version
+
+#: Everything written beside the packages (checksums, sizes, metadata, license status, SBOM,
+#: licenses page) is meant to be published, like the packages themselves: world-readable.
+PUBLISHED_MODE = 0o644
 
 
 @dataclass(frozen=True)
@@ -124,10 +129,12 @@ def write_sidecars(package: Path, meta: PackageMeta, manifest: Mapping[str, Any]
                 "iteration": meta.version.iteration, "license": meta.license,
                 "version_manifest": manifest, "inputs": inputs}
     write_atomic(package.with_name(package.name + ".sha256"),
-                 f"{digests['sha256']}  {package.name}\n".encode())
-    write_atomic(package.with_name(package.name + ".size"), f"{size}\n".encode())
+                 f"{digests['sha256']}  {package.name}\n".encode(), PUBLISHED_MODE)
+    write_atomic(package.with_name(package.name + ".size"), f"{size}\n".encode(),
+                 PUBLISHED_MODE)
     write_atomic(package.with_name(package.name + ".metadata.json"),
-                 (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode())
+                 (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode(),
+                 PUBLISHED_MODE)
 
 
 def check_licenses(graph: Graph, version: PackageVersion, settings: PackageSettings,
@@ -136,7 +143,8 @@ def check_licenses(graph: Graph, version: PackageVersion, settings: PackageSetti
     policy = load_policy(settings.root)
     status = license_status(graph, policy)
     path = settings.out_dir / f"{graph.project.name}_{version.full}.license-status.json"
-    write_atomic(path, (json.dumps(status, indent=2, sort_keys=True) + "\n").encode())
+    write_atomic(path, (json.dumps(status, indent=2, sort_keys=True) + "\n").encode(),
+                 PUBLISHED_MODE)
     error = violations_error(graph, status, path, policy)
     if error is not None:
         raise error
@@ -150,20 +158,22 @@ def write_sbom(graph: Graph, version: PackageVersion, locks: Mapping[str, str],
     base = settings.out_dir / f"{graph.project.name}_{version.full}"
     document = spdx_document(graph, version, locks, settings.epoch)
     path = base.with_name(base.name + ".spdx.json")
-    write_atomic(path, (json.dumps(document, indent=2) + "\n").encode())
+    write_atomic(path, (json.dumps(document, indent=2) + "\n").encode(), PUBLISHED_MODE)
     write_atomic(base.with_name(base.name + ".licenses.html"),
-                 licenses_page(graph, version, status).encode())
+                 licenses_page(graph, version, status).encode(), PUBLISHED_MODE)
     return path
 
 
-def health_check(graph: Graph, stage: Stage, report: Callable[[str], None]) -> None:
-    """Refuse to package a stage that would break on a user's host (builder/healthcheck.py)."""
+def health_check(graph: Graph, stage: Stage, report: Callable[[str], None]) -> HealthReport:
+    """Refuse to package a stage that would break on a user's host (builder/healthcheck.py);
+    return what the check learnt (the GLIBC_ versions the stage needs)."""
     started = time.monotonic()
     rules = {name: software.health_check for name, software in graph.software.items()}
     independent = frozenset(name for name, software in graph.software.items()
                             if software.platform_independent)
-    offences = check_stage(stage, graph.platform.allowed_libs, graph.platform.glibc, rules,
+    health = inspect_stage(stage, graph.platform.allowed_libs, graph.platform.glibc, rules,
                            independent)
+    offences = health.offences
     if offences:
         owners = sorted({o.owner for o in offences})
         raise BuilderError(
@@ -173,8 +183,33 @@ def health_check(graph: Graph, stage: Stage, report: Callable[[str], None]) -> N
             hint=f"fix the build of {', '.join(owners)}: bundle what the platform lacks, or "
             "exempt a file or library in the software's health_check (allow_files, "
             "allow_libs) with a comment saying why")
-    report(f"  health check: {len(stage.entries)} paths, no problems "
-           f"({time.monotonic() - started:.1f} s)")
+    needs = ", ".join(f"GLIBC_{'.'.join(map(str, version))} ({bits}-bit)"
+                      for bits, version in health.glibc.items()) or "no versioned glibc"
+    report(f"  health check: {len(stage.entries)} paths, no problems; the binaries need "
+           f"{needs} ({time.monotonic() - started:.1f} s)")
+    return health
+
+
+def with_dependencies(depends: tuple[str, ...], computed: list[str]) -> tuple[str, ...]:
+    """`depends` with the computed dependencies: each takes the place of a plain (unversioned)
+    declaration of the same name, or comes last; a versioned declaration stays beside it."""
+    result = list(depends)
+    for dependency in computed:
+        name = parse_dependency(dependency)[0]
+        plain = [i for i, text in enumerate(result) if parse_dependency(text) == (name, "", "")]
+        if plain:
+            result[plain[0]] = dependency
+            result = [text for i, text in enumerate(result) if i not in plain[1:]]
+        elif dependency not in result:
+            result.append(dependency)
+    return tuple(result)
+
+
+def with_libc(meta: PackageMeta, package_format: str, health: HealthReport) -> PackageMeta:
+    """The package's meta depending on the C library its binaries need (computed from the
+    stage, so a package never installs where its binaries cannot run)."""
+    computed = libc_dependencies(health.glibc, package_format)
+    return dataclasses.replace(meta, depends=with_dependencies(meta.depends, computed))
 
 
 def _quiet(_text: str) -> None:
@@ -221,11 +256,13 @@ def _package_locked(graph: Graph, keys: Mapping[str, KeyRecord], locks: Mapping[
     size = sum(entry.size for entry in stage.entries)
     report(f"  staged {len(stage.entries)} paths ({size / 1e6:.1f} MB) at {stage.root} "
            f"in {time.monotonic() - started:.1f} s; version {version.full}")
-    health_check(graph, stage, report)
+    health = health_check(graph, stage, report)
     write_sbom(graph, version, locks, status, settings)
     packages = []
     for package_format, meta in metas.items():
         started = time.monotonic()
+        # the inputs digest covers it: the C library dependency follows from the artifacts
+        meta = with_libc(meta, package_format, health)
         package = PACKAGERS[package_format].build(stage, meta, settings.out_dir)
         write_sidecars(package, meta, manifest, inputs)
         report(f"  wrote {package.name} ({package.stat().st_size / 1e6:.1f} MB) "

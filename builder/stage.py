@@ -6,11 +6,17 @@ hard-linked from the unpacked artifacts (copied across file systems), so staging
 takes well under a second; nothing ever writes into a staged file. Two software installing the
 same path with different contents is an error that names both.
 
+Identical license texts under <install_dir>/LICENSES/ are staged as hard links to one file.
+A symlink that a build made absolute but that stays inside the install dir is staged relative
+(what dh_link does for Debian packages, Debian policy 10.5): the tree reads the same wherever
+it is unpacked. One whose directory path passes through another symlink keeps its target.
+
 The stage is made under a temporary name and renamed into place: a stage that exists is whole.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import filecmp
 import os
 import re
@@ -157,6 +163,22 @@ def _link_or_copy(source: str, destination: str) -> None:
         shutil.copy2(source, destination)
 
 
+def relative_target(path: str, target: str, install_dir: str,
+                    symlinks: frozenset[str] = frozenset()) -> str:
+    """The target a symlink at `path` (relative to /) is staged with: an absolute `target`
+    inside `install_dir` becomes relative to the link's directory, unless a directory above
+    the link (in `symlinks`, paths relative to /) is itself a symlink, which would make the
+    relative path resolve elsewhere."""
+    prefix = install_dir.rstrip("/")
+    if not (target.startswith(prefix + "/") or target == prefix):
+        return target
+    parent = os.path.dirname(path)
+    parts = parent.split("/")
+    if any("/".join(parts[: i + 1]) in symlinks for i in range(len(parts))):
+        return target
+    return os.path.relpath(target, "/" + parent)
+
+
 def _parents(install_dir: str) -> list[str]:
     parts = install_dir.strip("/").split("/")
     return ["/".join(parts[: i + 1]) for i in range(len(parts))]
@@ -169,6 +191,8 @@ def _materialize(found: dict[str, tuple[Path, os.stat_result, str]], install_dir
         (scratch / parent).mkdir(mode=0o755)
         entries.append(StageEntry(parent, "dir", 0o755))
     prefix = install_dir.strip("/")
+    symlinks = frozenset(f"{prefix}/{relative}" for relative, (_, info, _) in found.items()
+                         if stat.S_ISLNK(info.st_mode))
     for relative in sorted(found):
         tree, info, owner = found[relative]
         path = f"{prefix}/{relative}"
@@ -179,7 +203,7 @@ def _materialize(found: dict[str, tuple[Path, os.stat_result, str]], install_dir
             os.chmod(destination, mode)
             entries.append(StageEntry(path, "dir", mode, owner=owner, mtime=mtime))
         elif stat.S_ISLNK(info.st_mode):
-            target = os.readlink(source)
+            target = relative_target(path, os.readlink(source), install_dir, symlinks)
             os.symlink(target, destination)
             entries.append(StageEntry(path, "symlink", 0o777, target=target, owner=owner,
                                       mtime=mtime))
@@ -187,6 +211,33 @@ def _materialize(found: dict[str, tuple[Path, os.stat_result, str]], install_dir
             _link_or_copy(source, destination)
             entries.append(StageEntry(path, "file", mode, info.st_size, owner=owner, mtime=mtime,
                                       inode=(info.st_dev, info.st_ino, info.st_nlink)))
+    return entries
+
+
+def _link_identical_licenses(entries: list[StageEntry], install_dir: str,
+                             scratch: Path) -> list[StageEntry]:
+    """Identical texts in <install_dir>/LICENSES/ (each software copies its own, so the
+    Apache-2.0 of six of ours is there six times) become hard links to the first of them:
+    one file on disk, as the packagers keep hard links."""
+    licenses = f"{install_dir.strip('/')}/LICENSES/"
+    groups: dict[tuple[int, int, bytes], list[int]] = {}
+    for index, entry in enumerate(entries):
+        if entry.kind == "file" and entry.path.startswith(licenses):
+            data = (scratch / entry.path).read_bytes()
+            groups.setdefault((entry.mode, len(data), data), []).append(index)
+    for indexes in groups.values():
+        if len(indexes) < 2:
+            continue
+        leader = entries[indexes[0]]
+        for index in indexes[1:]:
+            duplicate = scratch / entries[index].path
+            duplicate.unlink()
+            os.link(scratch / leader.path, duplicate)
+        info = os.lstat(scratch / leader.path)
+        for index in indexes:
+            entries[index] = dataclasses.replace(
+                entries[index], mtime=leader.mtime,
+                inode=(info.st_dev, info.st_ino, info.st_nlink))
     return entries
 
 
@@ -221,7 +272,8 @@ def make_stage(layers: Iterable[tuple[str, Path, tuple[str, ...]]], install_dir:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
     try:
-        entries = _materialize(union.found, install_dir, scratch)
+        entries = _link_identical_licenses(_materialize(union.found, install_dir, scratch),
+                                           install_dir, scratch)
         old = destination.with_name(f".{destination.name}.old-{os.getpid()}")
         replaced = destination.exists()
         if replaced:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,17 @@ def _relations(meta: PackageMeta) -> dict[int, tuple[int, Any]]:
     return tags
 
 
+#: A message catalog's language, from where it is installed (.../share/locale/LANG/...).
+LOCALE_FILE = re.compile(r"/share/locale/([^/]+)/LC_MESSAGES/[^/]+\.mo$")
+
+
+def file_lang(member: Member) -> str:
+    """What rpmbuild's %find_lang marks a file with (%lang(LANG)): the language of a message
+    catalog, so rpm can leave out languages a host does not install (%_install_langs)."""
+    match = LOCALE_FILE.search(f"/{member.path}") if member.kind == "file" else None
+    return match[1] if match else ""
+
+
 def _file_tags(members: list[Member], digests: list[str], inodes: list[int]) -> dict[int, Any]:
     dirnames: list[str] = []
     dir_index: dict[str, int] = {}
@@ -146,7 +158,7 @@ def _file_tags(members: list[Member], digests: list[str], inodes: list[int]) -> 
         1045: (INT32, [-1] * count),
         1095: (INT32, [1] * count),
         1096: (INT32, inodes),
-        1097: (STRING_ARRAY, [""] * count),
+        1097: (STRING_ARRAY, [file_lang(m) for m in members]),
         1116: (INT32, indexes),
         1117: (STRING_ARRAY, basenames),
         1118: (STRING_ARRAY, dirnames),

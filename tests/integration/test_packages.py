@@ -165,9 +165,12 @@ def test_rpmlint_reports_no_errors_and_no_unexplained_warnings(built, tmp_path):
                                        key], check=True, capture_output=True).stdout)
     environment = {**os.environ, "HOME": str(tmp_path)}
     subprocess.run(["rpmkeys", "--import", str(public)], check=True, env=environment)
-    result = subprocess.run(["rpmlint", "--rpmlintrc", str(REPO / "templates/package/rpmlintrc"),
-                             str(signed[".rpm"])], capture_output=True, text=True,
-                            env=environment)
+    # The rpmlintrc is written for the real package (tests/integration/test_real_packages.py
+    # checks that every filter in it is used there): most of its filters have nothing to
+    # match in this small one.
+    result = subprocess.run(["rpmlint", "--ignore-unused-rpmlintrc", "--rpmlintrc",
+                             str(REPO / "templates/package/rpmlintrc"), str(signed[".rpm"])],
+                            capture_output=True, text=True, env=environment)
     assert "0 errors, 0 warnings" in result.stdout, result.stdout + result.stderr
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from builder.loader import load_catalog
-from builder.packagefiles import SCRIPTS, render_scripts
+from builder.packagefiles import SCRIPTS, render_scripts, template_environment
 from builder.version import PackageVersion
 from tests.conftest import REPO
 from tests.packaging_helpers import check_golden
@@ -73,3 +75,85 @@ def test_dpkg_old_version_is_used_without_a_manifest(project, tmp_path):
 def test_a_first_install_is_never_refused(project, tmp_path):
     assert run_preinst(project, tmp_path, "deb", "1.0.0", "install").returncode == 0
     assert run_preinst(project, tmp_path, "rpm", "1.0.0", "1").returncode == 0
+
+
+def python_tree(tmp_path: Path) -> Path:
+    """An install dir with an embedded python3 (this interpreter) and modules to compile."""
+    install_dir = tmp_path / "opt" / "gitlab"
+    (install_dir / "embedded" / "bin").mkdir(parents=True)
+    os.symlink(sys.executable, install_dir / "embedded" / "bin" / "python3")
+    lib = install_dir / "embedded" / "lib" / "python3.13"
+    (lib / "site-packages" / "pkg").mkdir(parents=True)
+    (lib / "base64.py").write_text("def encode():\n    return 1\n")
+    (lib / "site-packages" / "pkg" / "__init__.py").write_text("")
+    ctl = install_dir / "embedded" / "service" / "gitlab-ctl" / "gitlab_ctl"
+    ctl.mkdir(parents=True)
+    (ctl / "cli.py").write_text("print('hi')\n")
+    # a cache of a module the new version no longer has, and one written outside the trees
+    (lib / "__pycache__").mkdir()
+    (lib / "__pycache__" / "gone.cpython-313.pyc").write_bytes(b"stale")
+    (install_dir / "embedded" / "share" / "__pycache__").mkdir(parents=True)
+    return install_dir
+
+
+def caches(install_dir: Path) -> list[str]:
+    return sorted(str(p.relative_to(install_dir)) for p in install_dir.rglob("*.pyc"))
+
+
+def run_script(project, tmp_path: Path, package_format: str, name: str, install_dir: Path,
+               *args: str) -> subprocess.CompletedProcess:
+    local = dataclasses.replace(project, install_dir=str(install_dir), ctl_commands=())
+    script = tmp_path / name
+    script.write_text(render_scripts(REPO, local, VERSION, package_format)[name])
+    return subprocess.run(["sh", str(script), *args], capture_output=True, text=True)
+
+
+def compile_caches(project, tmp_path: Path, package_format: str, name: str,
+                   install_dir: Path) -> subprocess.CompletedProcess:
+    """The script's compile_python_caches (its own text, found in the rendered script), run
+    alone: the whole postinst would also link /usr/bin and write /etc/gitlab."""
+    environment = template_environment(REPO / "templates" / project.package_scripts)
+    functions = environment.get_template("python_caches.sh.j2").render(compile_caches=True)
+    local = dataclasses.replace(project, install_dir=str(install_dir))
+    assert functions in render_scripts(REPO, local, VERSION, package_format)[name]
+    script = tmp_path / f"{name}-compile"
+    script.write_text(f"set -e\nDEST_DIR={install_dir}\nnotify() {{ echo \"$*\"; }}\n"
+                      f"{functions}compile_python_caches\n")
+    return subprocess.run(["sh", str(script)], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(("package_format", "name"), [("deb", "postinst"), ("rpm", "posttrans")])
+def test_the_scripts_compile_the_python_trees_with_hash_checked_caches(project, tmp_path,
+                                                                       package_format, name):
+    install_dir = python_tree(tmp_path)
+    result = compile_caches(project, tmp_path, package_format, name, install_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    tag = sys.implementation.cache_tag
+    assert caches(install_dir) == [
+        f"embedded/lib/python3.13/__pycache__/base64.{tag}.pyc",
+        f"embedded/lib/python3.13/site-packages/pkg/__pycache__/__init__.{tag}.pyc",
+        f"embedded/service/gitlab-ctl/gitlab_ctl/__pycache__/cli.{tag}.pyc"]
+    for cache in caches(install_dir):  # flags: hash-based, checked against the source
+        assert (install_dir / cache).read_bytes()[4] == 0b11
+    assert not (install_dir / "embedded" / "share" / "__pycache__").exists()
+
+
+@pytest.mark.parametrize(("package_format", "args"), [("deb", ("remove",)),
+                                                      ("deb", ("upgrade", "17.5.1-ce.0")),
+                                                      ("rpm", ("0",)), ("rpm", ("1",))])
+def test_prerm_removes_the_compiled_caches_on_removal_and_upgrade(project, tmp_path,
+                                                                  package_format, args):
+    install_dir = python_tree(tmp_path)
+    compile_caches(project, tmp_path, "deb", "postinst", install_dir)
+    assert caches(install_dir)
+    result = run_script(project, tmp_path, package_format, "prerm", install_dir, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(install_dir.rglob("__pycache__")) == []
+    assert (install_dir / "embedded" / "lib" / "python3.13" / "base64.py").is_file()
+
+
+def test_a_package_without_python_compiles_nothing(project, tmp_path):
+    install_dir = tmp_path / "opt" / "gitlab"
+    install_dir.mkdir(parents=True)
+    result = compile_caches(project, tmp_path, "deb", "postinst", install_dir)
+    assert result.returncode == 0 and result.stdout == ""
