@@ -221,7 +221,10 @@ def prepare_rpm_host(name: str, package: Path, started: float) -> None:
     requires = [line.split()[0] for line in run(["rpm", "-qp", "--requires", str(package)],
                                                  check=True).stdout.splitlines()
                 if not line.startswith("rpmlib(")]
-    debian_packages = [item for item in requires if not item.startswith("/")]
+    # Paths and sonames (libc.so.6(GLIBC_2.35)(64bit)) are no Debian package names; the
+    # stand-in rpm below provides them.
+    debian_packages = [item for item in requires
+                       if not item.startswith("/") and "(" not in item]
     step(f"apt-get install rpm dnf {' '.join(debian_packages)}; a stand-in rpm provides "
          f"{', '.join(requires)}", started)
     spec = HOST_PROVIDES_SPEC.format(provides=", ".join(requires))
