@@ -50,7 +50,7 @@ def package_repositories(platform: str) -> dict[str, str]:
     """Package format -> its repository under repo/, the platform's own format first; deb
     platforms get rpm packages as well (for rpm hosts whose glibc is as new as the
     platform's), rpm platforms have no apt codename."""
-    from builder.loader import load_catalog
+    from builder.definitions.loader import load_catalog
     from builder.publish import repository_name
 
     facts = load_catalog(Path(__file__).resolve().parent).platforms[platform]
@@ -62,8 +62,8 @@ def package_repositories(platform: str) -> dict[str, str]:
 def lint_packages(project: str, platform: str, arch: str, formats: list[str]) -> list[str]:
     """lintian and rpmlint on the packages the build wrote (README: what they report); their
     errors fail the build. The rpm's signature is checked with the key that signed it."""
-    from builder.keys import sha256_file
-    from builder.lint import built_packages, export_key, lintian, remembered, rpmlint
+    from builder.app.lint import built_packages, export_key, lintian, remembered, rpmlint
+    from builder.digests import sha256_file
 
     root = Path(__file__).resolve().parent
     cache = root / "cache"
@@ -193,8 +193,9 @@ def nightly(c: Context, project: str = DEFAULT_PROJECT) -> None:
 
 @task
 def lint(c: Context) -> None:
-    """ruff over the whole tree."""
+    """ruff over the whole tree, then mypy over builder/ and gitlab_ctl/ (pyproject.toml)."""
     c.run(f"{VENV_BIN}/ruff check .")
+    c.run(f"{VENV_BIN}/mypy")
 
 
 @task(help={"unit_only": "skip the integration tier"})

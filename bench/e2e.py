@@ -34,8 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from builder.images import ensure_base  # noqa: E402
-from builder.loader import load_catalog  # noqa: E402
+from builder.compile.builder_images import ensure_base  # noqa: E402
+from builder.definitions.loader import load_catalog  # noqa: E402
 from builder.publish import repository_name  # noqa: E402
 from tasks import signing_env  # noqa: E402
 from tests.httpserver import docker_bridge_gateway, serving_directory  # noqa: E402

@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from builder.healthcheck import check_stage
-from builder.loader import load_catalog
-from builder.stage import make_stage
+from builder.definitions.loader import load_catalog
+from builder.package.healthcheck import check_stage
+from builder.package.stage import make_stage
 
 ROOT = Path(__file__).resolve().parent.parent
 FILLERS = ("/usr/lib/python3", "/usr/share/perl", "/usr/share/doc", "/usr/share")

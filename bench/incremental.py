@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from builder.graph import Graph, resolve
-from builder.loader import load_catalog
-from builder.model import Catalog
+from builder.definitions.loader import load_catalog
+from builder.definitions.model import Catalog
+from builder.resolve.graph import Graph, resolve
 
 
 def linear_order(catalog: Catalog, graph: Graph) -> list[str]:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from e2e import ROOT, prepare_rpm_host, run
 
-from builder.images import ensure_base
-from builder.loader import load_catalog
+from builder.compile.builder_images import ensure_base
+from builder.definitions.loader import load_catalog
 
 WROTE = re.compile(r"wrote (\S+) \(([\d.]+ [kMG]?B)\) in ([\d.]+) s")
 INSTALL = {

@@ -31,11 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from builder.model import Compression
-from builder.packaging import deb, rpm
-from builder.packaging.meta import ExtraFile, PackageMeta
-from builder.stage import Stage, make_stage
-from builder.version import PackageVersion
+from builder.definitions.model import Compression
+from builder.formats.deb import writer as deb
+from builder.formats.meta import ExtraFile, PackageMeta
+from builder.formats.rpm import writer as rpm
+from builder.package.stage import Stage, make_stage
+from builder.package.version import PackageVersion
 
 #: (directory, share of the tree): a mix like a GitLab package's, of interpreters' many small
 #: files, docs, big programs and shared libraries.

@@ -24,11 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic import write_root
 
-from builder.cache import ArtifactCache, write_atomic
-from builder.graph import resolve
-from builder.keys import compute_keys
-from builder.loader import load_catalog
-from builder.plan import make_plan
+from builder.compile.cache import ArtifactCache
+from builder.compile.plan import make_plan
+from builder.definitions.loader import load_catalog
+from builder.digests import write_atomic
+from builder.resolve.graph import resolve
+from builder.resolve.keys import compute_keys
 
 OMNIBUS = Path(sys.executable).parent / "omnibus"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from builder.prefix import PrefixMount
+from builder.compile.prefix import PrefixMount
 
 
 def make_trees(base: Path, deps: int, files: int) -> list[Path]:

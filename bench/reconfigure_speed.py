@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from builder.images import ensure_base
-from builder.loader import load_catalog
+from builder.compile.builder_images import ensure_base
+from builder.definitions.loader import load_catalog
 from tests.integration import test_reconfigure as runtime
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from builder.definitions.loader import load_catalog
+from builder.definitions.model import Software
 from builder.errors import FetchError
-from builder.fetchers import FETCHERS, FetchContext, SourceUnavailable
-from builder.loader import load_catalog
-from builder.mirrors import DEFAULT_CHAIN
-from builder.model import Software
+from builder.sources.fetchers import FETCHERS, FetchContext, SourceUnavailable
+from builder.sources.mirrors import DEFAULT_CHAIN
 
 ROOT = Path(__file__).resolve().parent.parent
 

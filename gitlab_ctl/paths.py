@@ -9,14 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The jinja2 templates reconfigure renders: templates/config/ next to the package, both in
-#: this repository and where the package installs gitlab_ctl (embedded/service/gitlab-ctl).
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates" / "config"
+#: The jinja2 templates reconfigure renders, inside the package: gitlab_ctl needs no other
+#: directory, in this repository or where the package installs it.
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 #: Written only by a package build (gitlab_ctl.precompile): the templates as Python modules
-#: and the defaults as JSON; without them both are read from source.
-COMPILED_TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates" / "config-compiled"
-DEFAULTS_YAML = Path(__file__).with_name("defaults.yml")
-DEFAULTS_JSON = Path(__file__).with_name("defaults.json")
+#: (the settings' schema as JSON: gitlab_ctl.config.schema); without them, read from source.
+COMPILED_TEMPLATES_DIR = Path(__file__).resolve().parent / "templates_compiled"
 
 
 @dataclass(frozen=True)

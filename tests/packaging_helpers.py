@@ -7,10 +7,10 @@ import os
 import subprocess
 from pathlib import Path
 
-from builder.model import Compression
-from builder.packaging.meta import ExtraFile, PackageMeta
-from builder.stage import Stage, make_stage
-from builder.version import PackageVersion
+from builder.definitions.model import Compression
+from builder.formats.meta import ExtraFile, PackageMeta
+from builder.package.stage import Stage, make_stage
+from builder.package.version import PackageVersion
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 EPOCH = 1704067200  # 2024-01-01

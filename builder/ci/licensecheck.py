@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from builder.ci.pipeline import package_targets
+from builder.definitions.model import Catalog
 from builder.errors import BuilderError
-from builder.graph import resolve
-from builder.licensepolicy import license_status, load_policy
-from builder.model import Catalog
+from builder.package.licensepolicy import license_status, load_policy
+from builder.resolve.graph import resolve
 
 
 def check_licenses(catalog: Catalog, project_names: Iterable[str]) -> str:

@@ -26,17 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from builder.ci.runners import RunnerTags, load_runner_tags
+from builder.compile.builder_images import RECIPE, install_command
+from builder.definitions.model import Catalog, GitSource, Platform, Project
+from builder.digests import sha256_json
 from builder.errors import UnknownNameError, UsageError
-from builder.graph import resolve
-from builder.images import RECIPE, install_command
-from builder.keys import sha256_json
-from builder.model import Catalog, GitSource, Platform, Project
+from builder.formats import format_named
+from builder.resolve.graph import resolve
 
 STAGES = ("trigger", "facts", "images", "packages", "publish")
 FACTS_DIR = "build_facts"
 LOCKS = f"{FACTS_DIR}/source-locks.json"
-#: Which repository a package format is published to.
-REPOSITORY_KINDS = {"deb": "apt", "rpm": "yum"}
 #: Failures of the machinery, not of the build: worth another try on another runner.
 RETRY = {"max": 2, "when": ["api_failure", "data_integrity_failure", "runner_system_failure",
                             "scheduler_failure", "stuck_or_timeout_failure"]}
@@ -181,8 +180,9 @@ def package_job(target: Target, root: Path, tags: RunnerTags) -> dict[str, Any]:
 def publish_job(project: Project, platform: Platform, packaged: list[Target],
                 tags: RunnerTags) -> dict[str, Any]:
     repo = f"$OMNIBUS_REPO_DIR/$OMNIBUS_BUILD_KIND/{project.name}"
-    command = (f"omnibus publish {project.name} pkg/{project.name}/{platform.id}/*/*."
-               f"{platform.package_format} --platform {platform.id} --repo \"{repo}\" "
+    extension = format_named(platform.package_format).extension
+    command = (f"omnibus publish {project.name} pkg/{project.name}/{platform.id}/*/*"
+               f"{extension} --platform {platform.id} --repo \"{repo}\" "
                f"--sign-key \"$OMNIBUS_SIGN_KEY\" --base-url \"$OMNIBUS_REPO_URL/"
                f"$OMNIBUS_BUILD_KIND/{project.name}/\"")
     return _job(
@@ -205,7 +205,7 @@ def _publish_jobs(targets: list[Target], tags: RunnerTags) -> dict[str, dict[str
     jobs = {}
     for (project, platform_id), packaged in groups.items():
         platform = packaged[0].platform
-        kind = REPOSITORY_KINDS[platform.package_format]
+        kind = format_named(platform.package_format).repository_kind
         jobs[f"publish:{project}:{platform_id}:{kind}"] = publish_job(
             packaged[0].project, platform, packaged, tags)
     return jobs

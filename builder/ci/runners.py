@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from builder.definitions.model import ARCHES, frozen_map
+from builder.definitions.strict import Section
+from builder.definitions.yamlfile import load_yaml_file
 from builder.errors import DefinitionError, Location
-from builder.model import ARCHES, frozen_map
-from builder.strict import Section
-from builder.yamlfile import load_yaml_file
 
 RUNNERS_FILE = Path("templates") / "ci" / "runners.yml"
 
@@ -49,6 +49,7 @@ def load_runner_tags(root: Path) -> RunnerTags:
     section = Section(file, load_yaml_file(file))
     section.allow(frozenset({"arches", "images", "tools"}))
     arches = section.section("arches", required=True)
+    assert arches is not None  # required: a missing section raised instead
     arches.allow(frozenset(ARCHES))
     return RunnerTags(
         file=file, arches=frozen_map({arch: _tags(arches, arch) for arch in arches.data}),

@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
+from gitlab_ctl.engine.resources import File, Notify
 from gitlab_ctl.paths import COMPILED_TEMPLATES_DIR, TEMPLATES_DIR, Layout
-from gitlab_ctl.resources import File, Notify
 
 
 def host_memory_kb() -> int:
@@ -22,6 +22,14 @@ def host_memory_kb() -> int:
     except OSError:
         pass
     return 4 * 1024 * 1024
+
+
+class TemplateOptions(TypedDict, total=False):
+    """Keywords of Context.template for the file it writes, shared by several with **."""
+    owner: str | None
+    group: str | None
+    mode: int
+    notifies: tuple[Notify, ...]
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class Context:
         return template_environment(self.templates_dir, compiled)
 
     def render(self, template: str, **values: Any) -> str:
-        """templates/config/TEMPLATE with the attributes, layout and facts, plus `values`."""
+        """gitlab_ctl/templates/TEMPLATE with the attributes, layout and facts, plus `values`."""
         return self._environment.get_template(template).render(
             attributes=self.attributes, layout=self.layout, facts=self.facts,
             embedded=self.layout.embedded, secrets=self.secrets, **values)

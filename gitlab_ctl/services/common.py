@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote as url_quote
 
-from gitlab_ctl.resources import Directory, File, Notify, Run, Step
+from gitlab_ctl.engine.resources import Directory, File, Notify, Run, Step
 from gitlab_ctl.services.base import Context
 
 #: Rails' configuration changed: both processes that load it start again.

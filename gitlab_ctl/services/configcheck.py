@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitlab_ctl.resources import File, ResourceError, Run, Step
+from gitlab_ctl.engine.resources import File, ResourceError, Run, Step
 
 MAX_OUTPUT_LINES = 15
 CHECK_TIMEOUT = 60.0

@@ -6,10 +6,11 @@ Sidekiq start with. Rails is not a runit service itself: Puma and Sidekiq run it
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from gitlab_ctl.resources import Directory, File, Group, Link
+from gitlab_ctl.engine.resources import Directory, File, Group, Link, Ownership
 from gitlab_ctl.services import common
-from gitlab_ctl.services.base import Context, Service
+from gitlab_ctl.services.base import Context, Service, TemplateOptions
 
 #: The files Rails reads from its config/ directory, as links to etc/.
 CONFIG_FILES = ("gitlab.yml", "database.yml", "secrets.yml", "resque.yml", "cable.yml")
@@ -66,7 +67,7 @@ def directories(context: Context) -> list:
     rails = settings(context)
     base = common.rails_dir(context)
     www = context.section("web_server")["group"]
-    owned = {"owner": user, "group": group}
+    owned: Ownership = {"owner": user, "group": group}
     resources: list = [Group(www), Directory(base, owner=user, mode=0o755)]
     resources += [Directory(base / name, owner=user, mode=0o700)
                   for name in ("etc", "working", "tmp", "upgrade-status")]
@@ -90,13 +91,14 @@ def config_files(context: Context) -> list:
     group = common.git_user(context)[1]
     redis = common.redis_settings(context)
     token = gitaly_token(context)
-    options = {"group": group, "mode": 0o640, "notifies": common.RAILS_NOTIFY}
-    values = {"rails": rails, "q": common.quote, "redis": redis}
-    gitlab_yml = {"shell": shell_values(context), "storages": common.gitaly_storages(context),
-                  "gitaly": context.section("gitaly"), "token": token,
-                  "registry": context.section("registry"), "sidekiq": context.section("sidekiq"),
-                  "rails_home": common.rails_home(context), "etc": etc,
-                  "gitlab_ci": context.section("gitlab_ci")}
+    options: TemplateOptions = {"group": group, "mode": 0o640, "notifies": common.RAILS_NOTIFY}
+    values: dict[str, Any] = {"rails": rails, "q": common.quote, "redis": redis}
+    gitlab_yml: dict[str, Any] = {
+        "shell": shell_values(context), "storages": common.gitaly_storages(context),
+        "gitaly": context.section("gitaly"), "token": token,
+        "registry": context.section("registry"), "sidekiq": context.section("sidekiq"),
+        "rails_home": common.rails_home(context), "etc": etc,
+        "gitlab_ci": context.section("gitlab_ci")}
     return [
         context.template(etc / "gitlab.yml", "gitlab-rails/gitlab.yml.j2", **options,
                          sensitive=bool(token), **values, **gitlab_yml),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitlab_ctl.resources import Directory, KeptFile, Link
+from gitlab_ctl.engine.resources import Directory, KeptFile, Link
 from gitlab_ctl.services import common
 from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.services.gitlab_rails import shell_values

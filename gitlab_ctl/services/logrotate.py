@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitlab_ctl.resources import Directory
-from gitlab_ctl.runit import ServiceDefinition, service_resources
+from gitlab_ctl.engine.resources import Directory
+from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services.base import Context, Service
 
 #: Log directories logrotate looks after (runit name -> the section naming its owner).

@@ -4,9 +4,10 @@ status server on localhost; a changed config is reloaded (HUP), never a restart.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from gitlab_ctl.resources import Directory, File, Group, Link, User
-from gitlab_ctl.runit import ServiceDefinition, service_resources
+from gitlab_ctl.engine.resources import Directory, File, Group, Link, User
+from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.services.configcheck import ConfigCheck
 
@@ -33,8 +34,9 @@ def configure(context: Context) -> list:
     # Rails' error pages, when the package has Rails
     public = context.layout.embedded / "service" / "gitlab-rails" / "public"
     public_dir = public if (public / "502.html").exists() else None
-    values = {"nginx": nginx, "rails": context.section("gitlab_rails"),
-              "workhorse": context.section("gitlab_workhorse"), "public_dir": public_dir}
+    values: dict[str, Any] = {
+        "nginx": nginx, "rails": context.section("gitlab_rails"),
+        "workhorse": context.section("gitlab_workhorse"), "public_dir": public_dir}
     files = (
         context.template(conf / "nginx.conf", "nginx/nginx.conf.j2", notifies=notify, **values),
         context.template(conf / "nginx-status.conf", "nginx/nginx-status.conf.j2",

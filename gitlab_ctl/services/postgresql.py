@@ -7,8 +7,17 @@ import subprocess
 import time
 from pathlib import Path
 
-from gitlab_ctl.resources import Command, Directory, Group, ResourceError, Run, Skip, Step, User
-from gitlab_ctl.runit import ServiceDefinition, service_resources, wants_up
+from gitlab_ctl.engine.resources import (
+    Command,
+    Directory,
+    Group,
+    ResourceError,
+    Run,
+    Skip,
+    Step,
+    User,
+)
+from gitlab_ctl.engine.runit import ServiceDefinition, service_resources, wants_up
 from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.services.configcheck import ConfigCheck
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitlab_ctl.resources import Command, Directory, File, Group, User
-from gitlab_ctl.runit import ServiceDefinition, service_resources
+from gitlab_ctl.engine.resources import Command, Directory, File, Group, User
+from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services import common
 from gitlab_ctl.services.base import Context, Service
 

@@ -9,13 +9,19 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gitlab_ctl.errors import GitlabCtlError
+
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
             "\r": "\\r"}
 
 
-class TomlError(ValueError):
+class TomlError(GitlabCtlError, ValueError):
     """A value TOML cannot hold (None inside an array, a date, an object)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("", message, hint="write strings, numbers, true/false, arrays and "
+                         "hashes of those")
 
 
 def _string(text: str) -> str:

@@ -264,7 +264,7 @@ def test_two_concurrent_builds_share_one_cache(toy, tmp_path):
 
 
 def test_cleanup_of_killed_runs_never_touches_a_live_run(tmp_path):
-    from builder.prefix import PrefixMount, release_stale
+    from builder.compile.prefix import PrefixMount, release_stale
 
     work_root = tmp_path / "work"
     live = work_root / "debian-12-amd64" / f"hello-{os.getpid()}"

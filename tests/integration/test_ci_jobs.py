@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from builder.ci.pipeline import generate_pipeline
-from builder.loader import load_catalog
+from builder.definitions.loader import load_catalog
 from tests.conftest import REPO, Root
 from tests.integration.test_build import OMNIBUS, sidecars, toy_root
 from tests.packaging_helpers import make_gpg_key

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from builder.definitions.loader import load_catalog
 from builder.errors import FetchError
-from builder.fetch import fetch_sources
-from builder.fetchers import FETCHERS, FetchContext
-from builder.graph import resolve
-from builder.loader import load_catalog
-from builder.mirrors import Mirror
+from builder.resolve.graph import resolve
+from builder.sources.fetch import fetch_sources
+from builder.sources.fetchers import FETCHERS, FetchContext
+from builder.sources.mirrors import Mirror
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

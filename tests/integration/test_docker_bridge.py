@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 
-from builder.images import ensure_base
-from builder.loader import load_catalog
+from builder.compile.builder_images import ensure_base
+from builder.definitions.loader import load_catalog
 from tests.conftest import REPO
 from tests.httpserver import docker_bridge_gateway, serving_directory
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from builder.definitions.loader import load_catalog
 from builder.errors import FetchError
-from builder.fetch import fetch_sources
-from builder.fetchers import FetchContext
-from builder.graph import resolve
-from builder.loader import load_catalog
-from builder.locks import load_locks
-from builder.mirrors import Mirror, parse_mirror
+from builder.resolve.graph import resolve
+from builder.resolve.locks import load_locks
+from builder.sources.fetch import fetch_sources
+from builder.sources.fetchers import FetchContext
+from builder.sources.mirrors import Mirror, parse_mirror
 from tests.httpserver import Behaviour, LocalServer, refused_url
 
 pytestmark = pytest.mark.integration

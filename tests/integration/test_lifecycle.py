@@ -2,8 +2,8 @@
 install version N, reconfigure, write data, upgrade to N+1, remove, install again, purge.
 
 The two packages (1.0.0 and 1.1.0) are built by our builder and packager from the real
-definitions of what the gitlab-local package has for reconfigure: gitlab-ctl (gitlab_ctl/ and
-templates/config/), gitlab-psql, gitlab-redis-cli, gitlab-scripts and gitlab-config-template,
+definitions of what the gitlab-local package has for reconfigure: gitlab-ctl (gitlab_ctl/ with
+its templates), gitlab-psql, gitlab-redis-cli, gitlab-scripts and gitlab-config-template,
 with the real maintainer scripts (templates/package/).
 
 Said plainly: the service programs are NOT the package's own builds. Debian 12's PostgreSQL
@@ -33,9 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.images import ensure_base
-from builder.loader import load_catalog
-from builder.packaging.meta import Signing
+from builder.compile.builder_images import ensure_base
+from builder.definitions.loader import load_catalog
+from builder.formats.meta import Signing
 from builder.publish import PublishSettings, publisher
 from tests.conftest import REPO
 from tests.httpserver import docker_bridge_gateway, serving_directory

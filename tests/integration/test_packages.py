@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.images import ensure_base
-from builder.loader import load_catalog
+from builder.compile.builder_images import ensure_base
+from builder.definitions.loader import load_catalog
 from tests.conftest import REPO, Root
 from tests.packaging_helpers import make_gpg_key
 

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from builder.images import ensure_base
-from builder.loader import load_catalog
-from builder.packaging import deb
-from builder.packaging.meta import Signing
-from builder.publish import PublishSettings, apt, aptindex
-from builder.version import PackageVersion
+from builder.compile.builder_images import ensure_base
+from builder.definitions.loader import load_catalog
+from builder.formats.deb import aptindex
+from builder.formats.deb import repository as apt
+from builder.formats.deb import writer as deb
+from builder.formats.meta import Signing
+from builder.package.version import PackageVersion
+from builder.publish import PublishSettings
 from tests.conftest import REPO
 from tests.httpserver import serving_directory
 from tests.packaging_helpers import EPOCH, make_gpg_key, toy_meta, toy_stage

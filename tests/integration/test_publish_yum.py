@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from builder.loader import load_catalog
-from builder.packaging import rpm
-from builder.packaging.meta import ExtraFile, Signing
+from builder.definitions.loader import load_catalog
+from builder.formats.meta import ExtraFile, Signing
+from builder.formats.repofiles import detached_signature
+from builder.formats.rpm import writer as rpm
+from builder.formats.rpm.repository import publish
+from builder.package.stage import make_stage
 from builder.publish import PublishSettings
-from builder.publish.common import detached_signature
-from builder.publish.yum import publish
-from builder.stage import make_stage
 from tests.conftest import REPO
 from tests.httpserver import serving_directory
 from tests.packaging_helpers import make_gpg_key, toy_meta, toy_stage

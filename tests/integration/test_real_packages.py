@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.healthcheck import read_elf
-from builder.lint import built_packages, export_key, lintian, rpmlint
-from builder.loader import load_catalog
+from builder.app.lint import built_packages, export_key, lintian, rpmlint
+from builder.definitions.loader import load_catalog
+from builder.package.healthcheck import read_elf
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -98,8 +98,8 @@ def test_the_packages_ship_no_bytecode_and_no_template_sources(packages):
     listing = subprocess.run(["dpkg-deb", "--contents", str(packages["deb"])], check=True,
                              capture_output=True, text=True).stdout
     assert "__pycache__" not in listing and ".pyc" not in listing
-    assert "/templates/config/" not in listing and ".j2" not in listing
-    assert "/templates/config-compiled/" in listing
+    assert "/gitlab_ctl/templates/" not in listing and ".j2" not in listing
+    assert "/gitlab_ctl/templates_compiled/" in listing
     for gone in ("idlelib/", "turtledemo/", "site-packages/pkg_resources/",
                  "site-packages/_distutils_hack/", "distutils-precedence.pth", "distlib/t64.exe"):
         assert gone not in listing, gone

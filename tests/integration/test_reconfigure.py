@@ -4,7 +4,7 @@ and runit.
 Said plainly: the services' binaries here are Debian's packages, linked into the install
 prefix (/opt/gitlab/embedded) where the gitlab-local package puts its own builds. Building
 those takes half an hour, too long for every CI run; BENCHMARKS.md has reconfigure measured on
-the real package. Everything else is what the package ships: gitlab_ctl and templates/config
+the real package. Everything else is what the package ships: gitlab_ctl (templates inside)
 under embedded/service/gitlab-ctl, and the gitlab-ctl, gitlab-psql, gitlab-redis-cli,
 runsvdir-start and logrotate wrappers rendered from templates/software/ as a build renders
 them. The container has no systemd, so reconfigure starts runsvdir itself, as it does in
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.images import ensure_base, image_exists
-from builder.loader import load_catalog
-from builder.templating import render_step
+from builder.compile.builder_images import ensure_base, image_exists
+from builder.definitions.loader import load_catalog
+from builder.definitions.templating import render_step
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -85,7 +85,6 @@ def install_tree(tmp: Path) -> Path:
     service = top / "embedded" / "service" / "gitlab-ctl"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(REPO / "gitlab_ctl", service / "gitlab_ctl", ignore=ignore)
-    shutil.copytree(REPO / "templates" / "config", service / "templates" / "config")
     context = {"install_dir": INSTALL_DIR, "prefix": PREFIX}
     for template, target in WRAPPERS.items():
         text = render_step((REPO / "templates" / "software" / template).read_text(), context)

@@ -42,8 +42,8 @@ def test_functions_stay_under_50_lines():
 def test_library_never_exits_or_prints():
     offenders = []
     for path in (REPO / "builder").rglob("*.py"):
-        if path.name == "cli.py":
-            continue
+        if path.relative_to(REPO / "builder").parts[0] == "cli":
+            continue  # the command line prints and chooses exit codes
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute):
                 name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr

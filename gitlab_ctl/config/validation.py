@@ -1,0 +1,111 @@
+"""Checks of the resolved settings before anything on the host changes, with omnibus-gitlab's
+wording where it has one. Errors stop reconfigure (ConfigError, naming the gitlab.rb line);
+warnings (a setting this runtime does not use, likely a typo) are reported and the run goes on.
+Types, ranges and allowed values come from the schema (schema.yml); what relates two
+settings, and the roles, are checked here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gitlab_ctl.config.gitlabrb_limits import excerpt
+from gitlab_ctl.config.reader import ConfigError
+from gitlab_ctl.config.schema import TOP_LEVEL, Schema, Setting, load_schema
+from gitlab_ctl.config.setting_names import ROLES
+
+Lines = Mapping[tuple[str, ...], str]  # where each setting was set: 'FILE:LINE'
+
+
+class Checker:
+    def __init__(self, attributes: Mapping[str, Any], lines: Lines, source: Path) -> None:
+        self.attributes, self.lines, self.source = attributes, lines, source
+
+    def where(self, *keys: str) -> str:
+        return self.lines.get(keys) or str(self.source)
+
+    def fail(self, keys: tuple[str, ...], message: str, hint: str = "") -> None:
+        raise ConfigError(self.where(*keys), message, hint)
+
+    def get(self, section: str, key: str) -> Any:
+        values = self.attributes.get(section)
+        return values.get(key) if isinstance(values, Mapping) else None
+
+
+def _check_roles(check: Checker) -> None:
+    roles = check.attributes.get("roles") or []
+    if not isinstance(roles, list):
+        check.fail(("roles",), "roles must be a list, e.g. roles ['redis_master_role']")
+    valid = {f"{role}_role" for role in ROLES}
+    invalid = [excerpt(str(role)) for role in roles
+               if str(role) not in valid and str(role) not in ROLES]
+    if invalid:
+        check.fail(("roles",), "The following invalid roles have been set in 'roles': "
+                   + ", ".join(invalid), hint="valid roles: " + ", ".join(sorted(valid)))
+
+
+def _check_declared(check: Checker, schema: Schema) -> None:
+    """Every declared setting of a section against its type, range and allowed values."""
+    for (section, key), setting in schema.settings.items():
+        if section == TOP_LEVEL:
+            problem = setting.problem(check.attributes.get(key))
+            if problem:
+                check.fail((key,), *problem)
+        elif key != "enable" and isinstance(check.attributes.get(section), Mapping):
+            problem = setting.problem(check.get(section, key))
+            if problem:
+                check.fail((section, key), *problem)
+
+
+def _check_related(check: Checker) -> None:
+    timeout = check.get("puma", "worker_timeout")
+    duration = check.get("gitlab_rails", "max_request_duration_seconds")
+    if isinstance(timeout, int) and isinstance(duration, int) and duration >= timeout:
+        check.fail(("gitlab_rails", "max_request_duration_seconds"),
+                   f"The maximum request duration needs to be smaller than the worker timeout "
+                   f"({timeout}s)")
+
+
+def _check_enable_flags(check: Checker, schema: Schema) -> None:
+    """Every section's switch first, declared or not."""
+    for section, values in check.attributes.items():
+        if isinstance(values, Mapping) and "enable" in values:
+            # a section the schema does not declare has a switch all the same
+            setting = schema.get(section, "enable") or Setting(section, "enable", "boolean",
+                                                               "run it")
+            problem = setting.problem(values["enable"])
+            if problem:
+                check.fail((section, "enable"), *problem)
+
+
+def unused_settings(settings: Mapping[str, Any], lines: Lines, source: Path) -> list[str]:
+    """Warnings for keys of a section this gitlab-ctl manages that nothing here reads (not
+    declared, or declared `used: false`), with a did-you-mean."""
+    schema = load_schema()
+    warnings = []
+    for section, values in settings.items():
+        known = schema.read_keys(str(section)) if isinstance(values, Mapping) else None
+        if known is None:
+            continue
+        for key in values:
+            if key in known or key == "enable":
+                continue
+            close = difflib.get_close_matches(str(key)[:100], [str(k) for k in known], n=1)
+            where = lines.get((section, str(key))) or str(source)
+            text = f"{where}: {section}['{excerpt(str(key))}'] is not used by this gitlab-ctl"
+            warnings.append(text + (f" (did you mean '{close[0]}'?)" if close else ""))
+    return warnings
+
+
+def validate(attributes: Mapping[str, Any], settings: Mapping[str, Any], lines: Lines,
+             source: Path) -> list[str]:
+    """Raise ConfigError for the first invalid setting; return the warnings."""
+    check, schema = Checker(attributes, lines, source), load_schema()
+    _check_roles(check)
+    _check_enable_flags(check, schema)
+    _check_declared(check, schema)
+    _check_related(check)
+    return unused_settings(settings, lines, source)

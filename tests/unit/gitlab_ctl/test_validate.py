@@ -1,0 +1,86 @@
+"""Settings are checked before the host is touched; errors name the gitlab.rb line."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitlab_ctl.config.attributes import resolve_attributes
+from gitlab_ctl.config.reader import ConfigError, read_config
+from gitlab_ctl.config.validation import validate
+
+URL = "external_url 'http://gitlab.example.test'\n"
+
+
+def check(tmp_path, text):
+    path = tmp_path / "gitlab.rb"
+    path.write_text(URL + text)
+    settings, lines = read_config(path, facts={"fqdn": "gitlab"})
+    return validate(resolve_attributes(settings), settings, lines, path)
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("gitlab_rails['initial_root_password'] = 'short'\n", 2, "minimum is 8 characters"),
+    ("roles ['redis_master_role', 'nonsense_role']\n", 2,
+     "invalid roles have been set in 'roles': nonsense_role"),
+    ("\nredis['enable'] = 'yes'\n", 3, "must be true or false"),
+    ("postgresql['port'] = '5432'\n", 2, "is not a port number"),
+    ("nginx['listen_port'] = 70000\n", 2, "is not a port number"),
+    ("gitlab_rails['db_adapter'] = 'mysql2'\n", 2, "not supported"),
+    ("puma['worker_timeout'] = 30\ngitlab_rails['max_request_duration_seconds'] = 40\n", 3,
+     "smaller than the worker timeout (30s)"),
+])
+def test_invalid_settings_are_refused_with_their_line(tmp_path, text, line, message):
+    with pytest.raises(ConfigError) as error:
+        check(tmp_path, text)
+    assert error.value.where == f"{tmp_path / 'gitlab.rb'}:{line}"
+    assert message in error.value.message
+
+
+def test_a_setting_nothing_reads_is_a_warning_with_a_suggestion(tmp_path):
+    warnings = check(tmp_path, "redis['maxclient'] = 10\nredis['maxclients'] = 20\n")
+    assert warnings == [f"{tmp_path / 'gitlab.rb'}:2: redis['maxclient'] is not used by this "
+                        "gitlab-ctl (did you mean 'maxclients'?)"]
+
+
+def test_a_valid_config_passes_quietly(tmp_path):
+    assert check(tmp_path, "redis['maxclients'] = 20\nroles ['redis_master_role']\n") == []
+
+
+def env_config(tmp_path, file_text: str, env_text: str):
+    path = tmp_path / "gitlab.rb"
+    path.write_text(file_text)
+    return read_config(path, facts={"fqdn": "gitlab"},
+                       environ={"GITLAB_OMNIBUS_CONFIG": env_text})
+
+
+def test_gitlab_omnibus_config_applies_after_the_file(tmp_path):
+    settings, lines = env_config(
+        tmp_path, URL + "gitlab_rails['time_zone'] = 'UTC'\nredis['maxclients'] = 10\n",
+        "external_url 'http://other.example.test'; redis['maxclients'] = 20\n"
+        "gitlab_rails['gitlab_email_from'] = 'gitlab@example.test'\n")
+    assert settings["external_url"] == "http://other.example.test"
+    assert settings["redis"] == {"maxclients": 20}
+    # The two sources' keys of one section merge, as Ruby running one after the other would.
+    assert settings["gitlab_rails"] == {"time_zone": "UTC",
+                                        "gitlab_email_from": "gitlab@example.test"}
+    assert lines[("redis", "maxclients")] == "GITLAB_OMNIBUS_CONFIG:1"
+    assert lines[("gitlab_rails", "time_zone")] == f"{tmp_path / 'gitlab.rb'}:2"
+
+
+def test_hostile_gitlab_omnibus_config_is_refused_naming_its_line(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        env_config(tmp_path, URL, "external_url 'http://gitlab.example.test'\n"
+                   "system('touch /tmp/pwned')\n")
+    assert error.value.where == "GITLAB_OMNIBUS_CONFIG:2"
+    assert "unknown setting 'system'" in error.value.message
+
+
+def test_invalid_values_from_the_environment_name_it(tmp_path):
+    settings, lines = env_config(tmp_path, URL, "nginx['listen_port'] = 70000\n"
+                                 "redis['maxclient'] = 3\n")
+    with pytest.raises(ConfigError) as error:
+        validate(resolve_attributes(settings), settings, lines, tmp_path / "gitlab.rb")
+    assert error.value.where == "GITLAB_OMNIBUS_CONFIG:1"
+    del settings["nginx"]
+    warnings = validate(resolve_attributes(settings), settings, lines, tmp_path / "gitlab.rb")
+    assert warnings and warnings[0].startswith("GITLAB_OMNIBUS_CONFIG:2: redis['maxclient']")
