@@ -8,13 +8,14 @@ come from that registry, so a new format touches its own folder and one line the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder.definitions.model import ArchSpec, frozen_map
 from builder.formats.meta import ExtraFile, PackageMeta
-from builder.formats.repository import Publisher
+from builder.formats.repository import Publisher, PublishResult, PublishSettings, Report
 from builder.package.stage import Stage
 from builder.package.version import PackageVersion
 from builder.resolve.graph import Graph
@@ -27,6 +28,16 @@ def arch_name(spec: ArchSpec, format_name: str, defaults: Mapping[str, str]) -> 
     """A format's name for a platform's arch: the platform's own word (package_arches, which
     holds package_arch for its native format), else the format's usual name for the arch."""
     return spec.for_format(format_name) or defaults.get(spec.name)
+
+
+def publisher_in(module: str) -> Publisher:
+    """The `publish` of `module`, imported when a repository is written: building and
+    packaging do without a repository writer and its XML and index code."""
+    def publish(packages: Sequence[Path], settings: PublishSettings,
+                report: Report) -> PublishResult:
+        return importlib.import_module(module).publish(packages, settings, report)
+
+    return publish
 
 
 def no_extras(_root: Path, _graph: Graph, _version: PackageVersion,
