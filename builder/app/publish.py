@@ -4,7 +4,7 @@ Without package files on the command line it takes every package in the packages
 (default ROOT/pkg) whose .metadata.json names the project and the platform, all versions
 and arches; the package format (--format, default the platform's) decides the repository
 kind, which the format's folder writes (apt for deb, yum for rpm). The client files carry
-the project's names (templates/<package_scripts>/names.yml).
+the project's `names:` (projects/NAME.yml).
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from pathlib import Path
 
 from builder.app.package import signing_from
 from builder.app.workspace import Workspace, platform_named
-from builder.definitions.model import Catalog, Platform
+from builder.definitions.model import Catalog, Platform, ProjectNames
 from builder.errors import UsageError
 from builder.formats import FORMATS, format_named
-from builder.formats.names import ProjectNames, default_names, project_names
 from builder.formats.repofiles import export_key
 from builder.publish import PublishResult, PublishSettings, publisher
 from builder.publish.packages import packages_for
@@ -86,10 +85,11 @@ def _chosen_packages(project: str, options: PublishOptions, catalog: Catalog,
     return found
 
 
-def _names(workspace: Workspace, catalog: Catalog, project: str) -> ProjectNames:
-    if project in catalog.projects:
-        return project_names(workspace.root, catalog.projects[project])
-    return default_names(workspace.root)  # package files given for a project not defined
+def project_names(catalog: Catalog, project: str) -> ProjectNames:
+    """The project's `names:`; a project that declares none, or one not defined here (its
+    package files given), is called by its own name."""
+    defined = catalog.projects.get(project)
+    return (defined.names if defined else None) or ProjectNames.of(project)
 
 
 def publish(workspace: Workspace, project: str, platform_id: str, options: PublishOptions,
@@ -113,7 +113,7 @@ def publish(workspace: Workspace, project: str, platform_id: str, options: Publi
     settings = PublishSettings(repo_root=options.repo.resolve(), platform=platform,
                                signing=signing, base_url=options.base_url,
                                package_format=package_format,
-                               project=_names(workspace, catalog, project),
+                               project=project_names(catalog, project),
                                date=int(epoch) if epoch and options.reproducible
                                else int(time.time()))
     started = time.monotonic()

@@ -214,6 +214,24 @@ class ProjectVersion:
 
 
 @dataclass(frozen=True)
+class ProjectNames:
+    """What a project calls what its users see, so that the engine names no project:
+    `repository` is apt's Origin and Label and the stem of the client files
+    (NAME-archive-keyring.gpg, NAME.sources, NAME.list, NAME.repo and its [NAME-<repo>]
+    section), `title` yum's "TITLE packages for <repo>", `labels` the prefix (reverse DNS)
+    of the all-in-one image's own labels."""
+
+    repository: str
+    title: str
+    labels: str
+
+    @classmethod
+    def of(cls, name: str) -> ProjectNames:
+        """A project that declares none is called by its own name."""
+        return cls(name, name, f"omnibus.{name}")
+
+
+@dataclass(frozen=True)
 class Project:
     name: str
     description: str
@@ -232,6 +250,8 @@ class Project:
     exclusions: tuple[str, ...] = ()
     package_scripts: str = "package"
     vendor: str = ""
+    #: Declared in the project's `names:`; None: called by its own name (ProjectNames.of).
+    names: ProjectNames | None = None
     #: Upgrades from a version below this MAJOR.MINOR are refused by the package's preinst.
     upgrade_stop: str | None = None
     upgrade_docs: str = ""

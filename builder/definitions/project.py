@@ -16,6 +16,7 @@ from builder.definitions.model import (
     Compression,
     Platform,
     Project,
+    ProjectNames,
     ProjectVersion,
     frozen_map,
 )
@@ -27,7 +28,7 @@ PROJECT_KEYS = frozenset({
     "name", "description", "maintainer", "homepage", "license", "install_dir", "edition",
     "version", "iteration", "dependencies", "replaces", "conflicts", "runtime_dependencies",
     "exclusions", "package_scripts", "vendor", "upgrade_stop", "upgrade_docs", "ctl_commands",
-    "substitutes", "leave_out",
+    "substitutes", "leave_out", "names",
 })
 PLATFORM_KEYS = frozenset({
     "family", "distro", "version", "codename", "base_image", "bootstrap_suite",
@@ -69,6 +70,16 @@ def _read_install_dir(section: Section) -> str:
     return install_dir.rstrip("/") or "/"
 
 
+def _read_names(section: Section) -> ProjectNames | None:
+    names = section.section("names")
+    if names is None:
+        return None
+    names.allow(frozenset({"repository", "title", "labels"}))
+    repository = names.str("repository", required=True)
+    return ProjectNames(repository, names.str("title", default=repository),
+                        names.str("labels", default=f"omnibus.{repository}"))
+
+
 def parse_project(file: Path, data: Any, licenses: LicenseChecker) -> Project:
     section = Section(file, data)
     section.allow(PROJECT_KEYS)
@@ -94,6 +105,7 @@ def parse_project(file: Path, data: Any, licenses: LicenseChecker) -> Project:
         exclusions=section.str_list("exclusions"),
         package_scripts=section.str("package_scripts", default="package"),
         vendor=section.str("vendor", default="") or section.str("maintainer", required=True),
+        names=_read_names(section),
         upgrade_stop=_read_upgrade_stop(section),
         upgrade_docs=section.str("upgrade_docs", default=""),
         ctl_commands=tuple(check_name(section, "ctl_commands", n)

@@ -8,9 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.definitions.model import Platform
+from builder.definitions.model import Platform, ProjectNames
 from builder.formats.meta import Signing
-from builder.formats.names import ProjectNames, default_names
 
 Report = Callable[[str], None]
 
@@ -31,8 +30,8 @@ class PublishSettings:
     date: int  # seconds since the epoch, for the indexes' dates (Release's Date:)
     base_url: str = "http://localhost/"  # where clients reach repo_root, for their snippets
     package_format: str = ""  # deb or rpm; empty means the platform's own
-    #: What the project calls its repositories (client files, Origin); None: those of the
-    #: definitions root's default package templates.
+    #: What the project calls its repositories (client files, Origin; its `names:`); None:
+    #: a repository of no project, called "omnibus".
     project: ProjectNames | None = None
 
     @property
@@ -49,7 +48,7 @@ class PublishSettings:
 
     @property
     def names(self) -> ProjectNames:
-        return self.project or default_names(self.platform.file.resolve().parents[1])
+        return self.project or ProjectNames.of("omnibus")
 
     def url(self) -> str:
         return self.base_url.rstrip("/") + "/" + self.name

@@ -20,11 +20,10 @@ from pathlib import Path
 
 from builder.compile.builder_images import ensure_base
 from builder.compile.docker import docker, docker_path
-from builder.definitions.model import Catalog, Platform
+from builder.definitions.model import Catalog, Platform, ProjectNames
 from builder.digests import sha256_file
 from builder.errors import BuilderError, UsageError
 from builder.formats import format_named
-from builder.formats.names import default_names, project_names
 from builder.formats.scripts import template_environment
 from builder.publish.packages import packages_for
 
@@ -41,7 +40,7 @@ class ImagePackage:
     version: str
     arch: str
     sbom: Path | None
-    #: Prefix of the image's own labels: the project's (templates/<package_scripts>/names.yml).
+    #: Prefix of the image's own labels: the project's `names:`.
     label_prefix: str = ""
 
     @property
@@ -101,8 +100,8 @@ def choose_package(catalog: Catalog, project: str, platform: Platform, arch: str
 
 def _named(catalog: Catalog, project: str, package: ImagePackage) -> ImagePackage:
     """The package, with the label prefix its project names."""
-    names = (project_names(catalog.root, catalog.projects[project])
-             if project in catalog.projects else default_names(catalog.root))
+    defined = catalog.projects.get(project)
+    names = (defined.names if defined else None) or ProjectNames.of(project)
     return replace(package, label_prefix=names.labels)
 
 

@@ -11,9 +11,9 @@ modules say how); every index is signed.
 
 from __future__ import annotations
 
+from builder.definitions.model import ProjectNames
 from builder.errors import UsageError
 from builder.formats import FORMATS, format_named
-from builder.formats.names import ProjectNames
 from builder.formats.repository import (
     Publisher,
     PublishResult,

@@ -166,10 +166,13 @@ def test_labels_carry_the_version_the_digests_and_the_sbom(images, lifecycle_pac
     labels = json.loads(docker("inspect", "-f", "{{json .Config.Labels}}", images["new"]
                                ).stdout)
     assert labels["org.opencontainers.image.version"] == "1.1.0-ce.0"
-    assert labels["com.gitlab.omnibus.package"] == lifecycle_packages["new"].name
+    # The images are made with --root of this repository, which does not define the test
+    # project: a project without `names:` has labels under its own name.
+    prefix = f"omnibus.{LIFECYCLE_PROJECT}"
+    assert labels[f"{prefix}.package"] == lifecycle_packages["new"].name
     sha = subprocess.run(["sha256sum", str(lifecycle_packages["new"])], capture_output=True,
                          text=True, check=True).stdout.split()[0]
-    assert labels["com.gitlab.omnibus.package.sha256"] == sha
+    assert labels[f"{prefix}.package.sha256"] == sha
     container = docker("create", images["new"]).stdout.strip()
     try:
         manifest = subprocess.run(f"docker cp {container}:/opt/gitlab/version-manifest.json - "
@@ -177,8 +180,8 @@ def test_labels_carry_the_version_the_digests_and_the_sbom(images, lifecycle_pac
                                   text=True, check=True).stdout.split()[0]
     finally:
         docker("rm", container)
-    assert labels["com.gitlab.omnibus.version-manifest.sha256"] == manifest
-    sbom = json.loads(labels["com.gitlab.omnibus.sbom"])
+    assert labels[f"{prefix}.version-manifest.sha256"] == manifest
+    sbom = json.loads(labels[f"{prefix}.sbom"])
     assert sbom["spdxVersion"].startswith("SPDX-") and any(
         package["name"] == "gitlab-ctl" for package in sbom["packages"])
     config = json.loads(docker("inspect", "-f", "{{json .Config}}", images["new"]).stdout)

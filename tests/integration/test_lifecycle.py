@@ -35,6 +35,7 @@ import pytest
 
 from builder.compile.builder_images import ensure_base
 from builder.definitions.loader import load_catalog
+from builder.definitions.model import ProjectNames
 from builder.formats.meta import Signing
 from builder.publish import PublishSettings, publisher
 from tests.conftest import REPO
@@ -42,6 +43,8 @@ from tests.httpserver import docker_bridge_gateway, serving_directory
 from tests.integration.conftest import LIFECYCLE_PROJECT as PROJECT
 from tests.integration.conftest import NEW, OLD
 from tests.packaging_helpers import make_gpg_key
+
+GITLAB = ProjectNames("gitlab", "GitLab", "com.gitlab.omnibus")  # as projects/*.yml name it
 
 pytestmark = pytest.mark.integration
 
@@ -105,7 +108,7 @@ class Repository:
         self.settings = PublishSettings(
             repo_root=root, platform=load_catalog(REPO).platforms["debian-12"],
             signing=Signing(make_gpg_key(home), home), date=int(time.time()),
-            base_url=f"{url}/")
+            base_url=f"{url}/", project=GITLAB)
         self.log: list[str] = []
 
     def publish(self, *debs: Path):

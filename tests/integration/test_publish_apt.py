@@ -14,6 +14,7 @@ import pytest
 
 from builder.compile.builder_images import ensure_base
 from builder.definitions.loader import load_catalog
+from builder.definitions.model import ProjectNames
 from builder.formats.deb import aptindex
 from builder.formats.deb import repository as apt
 from builder.formats.deb import writer as deb
@@ -23,6 +24,8 @@ from builder.publish import PublishSettings
 from tests.conftest import REPO
 from tests.httpserver import serving_directory
 from tests.packaging_helpers import EPOCH, make_gpg_key, toy_meta, toy_stage
+
+GITLAB = ProjectNames("gitlab", "GitLab", "com.gitlab.omnibus")  # as projects/*.yml name it
 
 pytestmark = pytest.mark.integration
 PACKAGES = "dists/bookworm/main/binary-amd64/Packages"
@@ -99,8 +102,10 @@ def test_apt_installs_from_the_repository_and_refuses_tampering_and_other_keys(
               for version in ("1.2.3", "1.2.4", "1.2.5")}
     www = tmp_path / "www"
     with serving_directory(www) as url:
-        good = PublishSettings(www / "good", platform, signers[0], EPOCH, f"{url}/good")
-        other = PublishSettings(www / "other", platform, signers[1], EPOCH, f"{url}/other")
+        good = PublishSettings(www / "good", platform, signers[0], EPOCH, f"{url}/good",
+                               project=GITLAB)
+        other = PublishSettings(www / "other", platform, signers[1], EPOCH, f"{url}/other",
+                                project=GITLAB)
         apt.publish([builds["1.2.3"]], good, lambda _line: None)
         apt.publish([builds["1.2.3"], builds["1.2.5"]], other, lambda _line: None)
         with container(debian_image, good.repo_dir) as name:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from builder.definitions.loader import load_catalog
+from builder.definitions.model import ProjectNames
 from builder.formats.meta import ExtraFile, Signing
 from builder.formats.repofiles import detached_signature
 from builder.formats.rpm import writer as rpm
@@ -30,6 +31,8 @@ from builder.publish import PublishSettings
 from tests.conftest import REPO
 from tests.httpserver import serving_directory
 from tests.packaging_helpers import make_gpg_key, toy_meta, toy_stage
+
+GITLAB = ProjectNames("gitlab", "GitLab", "com.gitlab.omnibus")  # as projects/*.yml name it
 
 pytestmark = pytest.mark.integration
 RPM_ARCH = {"x86_64": "x86_64", "aarch64": "aarch64"}.get(platform.machine(), "x86_64")
@@ -77,7 +80,7 @@ def published(tmp_path, server):
     home = tmp_path / "gnupg"
     signing = Signing(make_gpg_key(home), home)
     platform_ = load_catalog(REPO).platforms["el-9"]
-    settings = PublishSettings(served, platform_, signing, DATE, base_url=url)
+    settings = PublishSettings(served, platform_, signing, DATE, base_url=url, project=GITLAB)
     result = publish(_packages(tmp_path, signing), settings, lambda line: None)
     reposdir = tmp_path / "yum.repos.d"
     reposdir.mkdir()

@@ -13,7 +13,7 @@ Layout of `<repo_root>/<platform id>/`:
     NAME.list                    the same source as a one-line entry, for older tools
     .publish/                    the lock and the by-hash generations: state, not for clients
 
-NAME is the project's repository name (builder/formats/names.py), also Release's Origin and
+NAME is the project's `names: {repository}`, also Release's Origin and
 Label.
 
 Release lists `Architectures:` the platform's deb arches (plus any other arch in the pool)

@@ -6,7 +6,7 @@ Layout (what createrepo makes, and what dnf and yum read):
     Packages/<first letter>/<file>.rpm
     repodata/<sha256>-primary.xml.gz, -filelists.xml.gz, -other.xml.gz
     repodata/repomd.xml, repodata/repomd.xml.asc (detached, armored)
-    gpg.key, NAME.repo (for clients; NAME is the project's, builder/formats/names.py)
+    gpg.key, NAME.repo (for clients; NAME is the project's `names: {repository}`)
 
 A published package never changes: the same file again is a no-op (no metadata written, no
 signature made), a different file with the same name-epoch-version-release-arch is refused.

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from builder.definitions.loader import load_catalog
+from builder.definitions.model import ProjectNames
 from builder.errors import BuilderError
 from builder.formats.deb import aptindex, debfile
 from builder.formats.deb import repository as apt
@@ -24,6 +25,8 @@ from builder.package.version import PackageVersion
 from builder.publish import PublishSettings
 from tests.conftest import REPO
 from tests.packaging_helpers import EPOCH, make_gpg_key, toy_meta, toy_stage
+
+GITLAB = ProjectNames("gitlab", "GitLab", "com.gitlab.omnibus")  # as projects/*.yml name it
 
 VERSIONS = ("1.2.3", "1.2.4")
 ARCHES = ("amd64", "arm64")
@@ -60,7 +63,8 @@ def debs(stage, tmp_path_factory):
 
 
 def settings_for(root: Path, platform, signing, date: int = EPOCH) -> PublishSettings:
-    return PublishSettings(root, platform, signing, date, "http://repo.example.test/packages")
+    return PublishSettings(root, platform, signing, date, "http://repo.example.test/packages",
+                           project=GITLAB)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from xml.etree import ElementTree
 import pytest
 
 from builder.definitions.loader import load_catalog
+from builder.definitions.model import ProjectNames
 from builder.errors import BuilderError
 from builder.formats.meta import Signing
 from builder.formats.rpm import writer as rpm
@@ -23,6 +24,8 @@ from builder.package.version import PackageVersion
 from builder.publish import PublishSettings
 from tests.conftest import REPO
 from tests.packaging_helpers import make_gpg_key, toy_meta, toy_stage
+
+GITLAB = ProjectNames("gitlab", "GitLab", "com.gitlab.omnibus")  # as projects/*.yml name it
 
 DATE = 1717200000
 NS = {"c": "http://linux.duke.edu/metadata/common", "rpm": "http://linux.duke.edu/metadata/rpm",
@@ -57,7 +60,7 @@ def packages(tmp_path_factory):
 def settings(tmp_path, signing):
     platform = load_catalog(REPO).platforms["el-9"]
     return PublishSettings(tmp_path / "repo", platform, signing, DATE,
-                           base_url="http://repo.example.test/yum/")
+                           base_url="http://repo.example.test/yum/", project=GITLAB)
 
 
 def run(packages, settings, lines=None):
@@ -220,7 +223,8 @@ def test_repomd_is_signed_and_the_client_files_point_at_the_repository(packages,
 def test_rpm_packages_of_a_deb_platform_get_their_own_repository(packages, signing, tmp_path):
     debian = load_catalog(REPO).platforms["debian-12"]
     settings = PublishSettings(tmp_path / "repo", debian, signing, DATE,
-                               base_url="http://repo.example.test/", package_format="rpm")
+                               base_url="http://repo.example.test/", package_format="rpm",
+                               project=GITLAB)
     result = run(packages[:1], settings)
     assert result.repo_dir == tmp_path / "repo" / "debian-12-rpm"
     assert (result.repo_dir / "repodata" / "repomd.xml.asc").is_file()
