@@ -17,7 +17,7 @@ from pathlib import Path
 
 from builder.app.package import signing_from
 from builder.app.workspace import Workspace, platform_named
-from builder.definitions.model import Catalog, Platform, ProjectNames
+from builder.definitions.model import Catalog, Platform
 from builder.errors import UsageError
 from builder.formats import FORMATS, format_named
 from builder.formats.repofiles import export_key
@@ -85,13 +85,6 @@ def _chosen_packages(project: str, options: PublishOptions, catalog: Catalog,
     return found
 
 
-def project_names(catalog: Catalog, project: str) -> ProjectNames:
-    """The project's `names:`; a project that declares none, or one not defined here (its
-    package files given), is called by its own name."""
-    defined = catalog.projects.get(project)
-    return (defined.names if defined else None) or ProjectNames.of(project)
-
-
 def publish(workspace: Workspace, project: str, platform_id: str, options: PublishOptions,
             progress: Callable[[str], None], environ: Mapping[str, str] | None = None
             ) -> Published:
@@ -113,7 +106,7 @@ def publish(workspace: Workspace, project: str, platform_id: str, options: Publi
     settings = PublishSettings(repo_root=options.repo.resolve(), platform=platform,
                                signing=signing, base_url=options.base_url,
                                package_format=package_format,
-                               project=project_names(catalog, project),
+                               project=catalog.names_of(project),
                                date=int(epoch) if epoch and options.reproducible
                                else int(time.time()))
     started = time.monotonic()

@@ -324,3 +324,9 @@ class Catalog:
     software: Mapping[str, Software]
     projects: Mapping[str, Project]
     platforms: Mapping[str, Platform]
+
+    def names_of(self, project: str) -> ProjectNames:
+        """The project's `names:`; a project that declares none, or one not defined here
+        (its package files given by path), is called by its own name."""
+        defined = self.projects.get(project)
+        return (defined.names if defined else None) or ProjectNames.of(project)

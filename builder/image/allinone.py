@@ -20,7 +20,7 @@ from pathlib import Path
 
 from builder.compile.builder_images import ensure_base
 from builder.compile.docker import docker, docker_path
-from builder.definitions.model import Catalog, Platform, ProjectNames
+from builder.definitions.model import Catalog, Platform
 from builder.digests import sha256_file
 from builder.errors import BuilderError, UsageError
 from builder.formats import format_named
@@ -100,9 +100,7 @@ def choose_package(catalog: Catalog, project: str, platform: Platform, arch: str
 
 def _named(catalog: Catalog, project: str, package: ImagePackage) -> ImagePackage:
     """The package, with the label prefix its project names."""
-    defined = catalog.projects.get(project)
-    names = (defined.names if defined else None) or ProjectNames.of(project)
-    return replace(package, label_prefix=names.labels)
+    return replace(package, label_prefix=catalog.names_of(project).labels)
 
 
 def manifest_sha256(deb: Path) -> str:

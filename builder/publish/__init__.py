@@ -11,9 +11,9 @@ modules say how); every index is signed.
 
 from __future__ import annotations
 
+from builder import formats
 from builder.definitions.model import ProjectNames
 from builder.errors import UsageError
-from builder.formats import FORMATS, format_named
 from builder.formats.repository import (
     Publisher,
     PublishResult,
@@ -27,9 +27,9 @@ __all__ = ["ProjectNames", "PublishResult", "PublishSettings", "Publisher", "Rep
 
 
 def publisher(package_format: str) -> Publisher:
-    found = format_named(package_format)
+    found = formats.format_named(package_format)
     if found.publish is None:
         raise UsageError(f"{package_format} packages have no repository to publish to",
                          hint="formats with a repository: " + ", ".join(
-                             name for name, each in FORMATS.items() if each.publish))
+                             name for name, each in formats.FORMATS.items() if each.publish))
     return found.publish

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from builder.app.publish import project_names
 from builder.definitions.loader import load_catalog
 from builder.definitions.model import ProjectNames
 from builder.errors import DefinitionError
@@ -28,8 +27,8 @@ def test_this_repository_names_its_projects_gitlab():
 def test_without_names_a_project_is_called_by_its_name(root):
     root.diamond()
     catalog = load_catalog(root.path)
-    assert project_names(catalog, "demo") == ProjectNames("demo", "demo", "omnibus.demo")
-    assert project_names(catalog, "undefined") == ProjectNames.of("undefined")
+    assert catalog.names_of("demo") == ProjectNames("demo", "demo", "omnibus.demo")
+    assert catalog.names_of("undefined") == ProjectNames.of("undefined")
 
 
 def test_names_default_from_the_repository_and_are_read_strictly(root):
