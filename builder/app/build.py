@@ -22,9 +22,10 @@ from builder.definitions.model import Catalog
 from builder.errors import BuilderError, UsageError
 from builder.resolve.graph import Graph
 from builder.resolve.keys import KeyRecord, compute_keys
-from builder.sources.fetch import fetch_sources
+from builder.sources.fetch import FetchFailed, fetch_sources
 from builder.sources.fetchers import FetchContext, FetchedSource
 from builder.sources.mirrors import mirror_chain
+from builder.sources.toolchains import ensure_toolchains
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class FetchResult:
     graph: Graph
     sources: dict[str, FetchedSource]
     seconds: float
+    #: toolchain name -> its unpacked directory
+    toolchain_dirs: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,13 @@ def fetch_graph(workspace: Workspace, graph: Graph, options: FetchOptions,
     chain = ", ".join(m.describe() for m in context.mirrors) or "none (cache only)"
     progress.line(f"fetching sources of {graph.project.name} for {graph.platform.id}/"
                   f"{graph.arch} ({'offline' if options.offline else 'mirrors: ' + chain})")
+    # Toolchains first: a source that cannot be fetched should not hide a toolchain that can.
+    toolchain_dirs = {} if options.locks_only else ensure_toolchains(
+        workspace.cache_dir.resolve(), graph.toolchains, graph.arch, options.offline,
+        progress.line)
     sources = fetch_sources(graph, context, options.jobs, workspace.locks_path,
                             locks_only=options.locks_only)
-    return FetchResult(graph, sources, time.monotonic() - started)
+    return FetchResult(graph, sources, time.monotonic() - started, toolchain_dirs)
 
 
 def fetch(workspace: Workspace, target: Target, options: FetchOptions,
@@ -114,6 +121,21 @@ def check_path_sources(fetched: Mapping[str, FetchedSource],
                                hint="run the build again once the edits are done")
 
 
+def _fetch_what_can_be(workspace: Workspace, graph: Graph, options: FetchOptions,
+                       progress: ProgressPrinter) -> tuple[FetchResult, dict[str, str]]:
+    """Fetch; sources that cannot be fetched are returned (name -> why) instead of ending
+    the build, so everything that needs none of them still builds (and is cached)."""
+    try:
+        return fetch_graph(workspace, graph, options, progress), {}
+    except FetchFailed as failed:
+        dirs = ensure_toolchains(workspace.cache_dir.resolve(), graph.toolchains, graph.arch,
+                                 offline=True)
+        progress.line(f"{len(failed.failures)} sources could not be fetched; building what "
+                      "needs none of them")
+        result = FetchResult(graph, failed.fetched, 0.0, dirs)
+        return result, {name: error.message for name, error in failed.failures.items()}
+
+
 def _check_forced(graph: Graph, force: Sequence[str]) -> None:
     unknown = set(force) - set(graph.software)
     if unknown:
@@ -128,14 +150,15 @@ def build(workspace: Workspace, target: Target, options: BuildOptions,
     catalog = catalog or workspace.catalog()
     graph = resolve_target(catalog, target)
     started = time.monotonic()
-    fetched = fetch_graph(workspace, graph, options.fetch, progress).sources
+    fetch_result, unfetched = _fetch_what_can_be(workspace, graph, options.fetch, progress)
+    fetched = fetch_result.sources
     keys = compute_keys(graph, catalog.root, workspace.locks())
     check_path_sources(fetched, keys)
     _check_forced(graph, options.force)
     settings = BuildSettings(root=catalog.root, cache_dir=workspace.cache_dir.resolve(),
                              jobs=options.jobs, runner=options.runner,
                              force=forced_set(graph, frozenset(options.force)),
-                             remote=workspace.remote)
+                             remote=workspace.remote, toolchain_dirs=fetch_result.toolchain_dirs)
     image = ""
     if options.runner == "docker":
         image = ensure_image(graph.platform, graph.arch, catalog.root, progress)
@@ -143,7 +166,8 @@ def build(workspace: Workspace, target: Target, options: BuildOptions,
     release_stale(settings.cache_dir / "work")
     progress.line(f"building {graph.project.name} for {graph.platform.id}/{graph.arch} "
                   f"(jobs {options.jobs}, runner {options.runner})")
-    outcomes = build_graph(graph, keys, image, settings, fetched, progress)
+    outcomes = build_graph(graph, keys, image, settings, fetched, progress,
+                           unfetched=unfetched)
     result = BuildResult(graph, keys, tuple(outcomes), time.monotonic() - started)
     if result.failed:
         raise BuildFailed(result)

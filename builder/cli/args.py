@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 from pathlib import Path
 
 from builder.definitions.model import PACKAGE_FORMATS
@@ -94,6 +95,7 @@ def _add_build_verbs(verbs: argparse._SubParsersAction) -> None:
     _common(fetch)
 
     _add_build_verb(verbs)
+    _add_toolchain_verbs(verbs)
     _add_publish_verb(verbs)
     _add_host_verbs(verbs)
     _add_ci_verb(verbs)
@@ -187,6 +189,40 @@ def _package_options(parser: argparse.ArgumentParser) -> None:
                         help="override the platform's compression, e.g. xz:6 or zstd:3")
     parser.add_argument("--threads", type=_positive, default=None,
                         help="compression threads (default: one per CPU)")
+
+
+def _host_arch() -> str:
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf"}.get(
+        platform.machine(), "amd64")
+
+
+def _add_toolchain_verbs(verbs: argparse._SubParsersAction) -> None:
+    toolchains = verbs.add_parser(
+        "toolchains", help="the build-only toolchains (Go, Node.js, yarn): list or fetch",
+        description="Toolchains are platforms/toolchains/<name>.yml: pinned files per arch, "
+        "unpacked once into CACHE_DIR/toolchains/ and mounted read-only into the builds of "
+        "the software that name them (`toolchains:`); never packaged. A build fetches what it "
+        "needs by itself; --fetch does it ahead (e.g. before an --offline build).")
+    toolchains.add_argument("names", nargs="*", metavar="NAME", help="only these (default: all)")
+    toolchains.add_argument("--arch", default=_host_arch(),
+                            help="amd64, arm64 or armhf (default: this machine's)")
+    toolchains.add_argument("--fetch", action="store_true",
+                            help="fetch, verify and unpack them for --arch")
+    toolchains.add_argument("--offline", action="store_true",
+                            help="use the download cache only")
+    _cache_options(toolchains)
+    _common(toolchains)
+
+    path = verbs.add_parser(
+        "toolchain-path", help="print where a toolchain is unpacked (fetching it if needed)",
+        description="Print the directory builds see at the toolchain's mount point, e.g. "
+        "`$(omnibus toolchain-path node)/bin/node` for this machine's arch.")
+    path.add_argument("name", help="toolchain name (see `omnibus toolchains`)")
+    path.add_argument("--arch", default=_host_arch(),
+                      help="amd64, arm64 or armhf (default: this machine's)")
+    path.add_argument("--offline", action="store_true", help="use the download cache only")
+    _cache_options(path)
+    _common(path)
 
 
 def _add_publish_verb(verbs: argparse._SubParsersAction) -> None:

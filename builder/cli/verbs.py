@@ -181,7 +181,31 @@ def run_ci(args: argparse.Namespace) -> str:
     return generate(catalog, args.projects, args.out)
 
 
+def run_toolchains(args: argparse.Namespace) -> str:
+    from builder.app.toolchains import describe_toolchains, fetch_toolchains
+
+    workspace = workspace_of(args)
+    if args.fetch:
+        printer = progress()
+        fetched = fetch_toolchains(workspace, args.names, args.arch, args.offline, printer.line)
+        printer.line(f"{len(fetched)} toolchains ready for {args.arch}")
+    return describe_toolchains(workspace, args.names, args.arch)
+
+
+def run_toolchain_path(args: argparse.Namespace) -> str:
+    import sys
+
+    from builder.app.toolchains import toolchain_path
+
+    def to_stderr(line: str) -> None:  # stdout is the path alone, for $(...)
+        print(line, file=sys.stderr)
+
+    return str(toolchain_path(workspace_of(args), args.name, args.arch, args.offline,
+                              to_stderr))
+
+
 VERBS: dict[str, Verb] = {
+    "toolchains": run_toolchains, "toolchain-path": run_toolchain_path,
     "list": run_list, "show": run_show, "graph": run_graph, "plan": run_plan,
     "fetch": run_fetch, "build": run_build, "package": run_package, "publish": run_publish,
     "image": run_image, "setup-deb-src": run_setup_deb_src, "ci": run_ci,

@@ -44,6 +44,8 @@ class BuildSettings:
     force: frozenset[str] = frozenset()
     epoch: int = DEFAULT_EPOCH
     remote: RemoteCache | None = None
+    #: toolchain name -> its unpacked directory (sources.toolchains.ensure_toolchains)
+    toolchain_dirs: Mapping[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,15 @@ def _job(graph: Graph, name: str, image: str, work: Path, settings: BuildSetting
     context = {**context, "source_dir": inner_root}
     script = work / "build.sh"
     script.write_text(build_script(software, context))
+    toolchains = graph.toolchains_of(name)
     environment = build_environment(software, graph.platform, graph.arch, context,
-                                    settings.epoch)
+                                    settings.epoch, toolchains)
+    mounts = tuple((settings.toolchain_dirs[t.name], t.mount) for t in toolchains)
     return BuildJob(
         name=name, image=image, docker_platform=graph.platform.arches[graph.arch].docker_platform,
         script=script, source_dir=work / "src", source_subdir="" if subdir == "." else subdir,
         prefix=work / "prefix" / "merged", install_dir=install_dir, environment=environment,
-        network=graph.software[name].network,
+        network=graph.software[name].network, mounts=mounts,
     )
 
 
@@ -107,8 +111,26 @@ def _failure(name: str, log: Path, seconds: float, why: str) -> BuildOutcome:
                         tuple(text.splitlines()[-LOG_TAIL:]))
 
 
+def missing_toolchain(graph: Graph, name: str, dirs: Mapping[str, Path]) -> str | None:
+    """Why `name` cannot build here for want of a toolchain, or None."""
+    for toolchain in graph.toolchains_of(name):
+        if toolchain.name in dirs:
+            continue
+        if toolchain.files_for(graph.arch) is None:
+            shared = (" Its artifact is platform-independent: build it on an arch the "
+                      "toolchain has (its cache key is the same there) and share it through "
+                      "the cache." if graph.software[name].platform_independent else "")
+            return (f"it builds with toolchain {toolchain.name}, which has no {graph.arch} "
+                    f"build ({toolchain.file} has: {', '.join(toolchain.files)}).{shared}")
+        return f"toolchain {toolchain.name} was not fetched for {graph.arch}"
+    return None
+
+
 def _run(graph: Graph, keys: Mapping[str, KeyRecord], name: str, image: str,
          settings: BuildSettings, fetched: FetchedSource | None, make_jobs: int) -> BuildOutcome:
+    why = missing_toolchain(graph, name, settings.toolchain_dirs)
+    if why:
+        return BuildOutcome(name, "failed", 0.0, None, why)
     cache = ArtifactCache(settings.cache_dir)
     log = log_path(settings.cache_dir, graph, name)
     log.parent.mkdir(parents=True, exist_ok=True)

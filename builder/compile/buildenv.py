@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from builder.definitions.model import Platform, Software
+from builder.definitions.model import Platform, Software, Toolchain
 from builder.definitions.templating import render_step
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -32,20 +32,27 @@ def step_context(software: Software, platform: Platform, arch: str, install_dir:
 
 
 def build_environment(software: Software, platform: Platform, arch: str,
-                      context: Mapping[str, Any], epoch: int) -> dict[str, str]:
+                      context: Mapping[str, Any], epoch: int,
+                      toolchains: tuple[Toolchain, ...] = ()) -> dict[str, str]:
+    """The environment of a build; its toolchains' bin dirs come after the embedded ones
+    (what the build made wins) and before the system's."""
     prefix = context["prefix"]
+    tools = ":".join(f"{t.mount}/{p}".removesuffix("/.") for t in toolchains for p in t.path)
     cflags = " ".join(f for f in (f"-I{prefix}/include", platform.cflags,
                                   platform.arches[arch].cflags) if f)
     ldflags = " ".join(f for f in (f"-L{prefix}/lib", f"-Wl,-rpath,{prefix}/lib",
                                    platform.ldflags) if f)
     environment = {
-        "PATH": f"{context['install_dir']}/bin:{prefix}/bin:{SYSTEM_PATH}",
+        "PATH": ":".join(filter(None, (f"{context['install_dir']}/bin", f"{prefix}/bin", tools,
+                                       SYSTEM_PATH))),
         "CFLAGS": cflags, "CXXFLAGS": cflags, "CPPFLAGS": f"-I{prefix}/include",
         "LDFLAGS": ldflags, "LD_RUN_PATH": f"{prefix}/lib",
         "PKG_CONFIG_PATH": f"{prefix}/lib/pkgconfig:{prefix}/share/pkgconfig",
         "SOURCE_DATE_EPOCH": str(epoch), "OMNIBUS_JOBS": str(context["jobs"]),
         "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC", "HOME": "/tmp",
     }
+    for toolchain in toolchains:
+        environment.update(toolchain.env)
     for name, value in software.env.items():  # a definition's env wins, and may use templates
         environment[name] = render_step(value, {**context, "env": environment})
     return environment

@@ -38,6 +38,8 @@ class BuildJob:
     install_dir: str  # where the build sees it (e.g. /opt/gitlab)
     environment: Mapping[str, str]
     network: bool = False  # see Software.network
+    #: (directory on this machine, where the build sees it): toolchains, read-only
+    mounts: tuple[tuple[Path, str], ...] = ()
 
 
 def run_docker(job: BuildJob, log: BinaryIO) -> int:
@@ -49,6 +51,8 @@ def run_docker(job: BuildJob, log: BinaryIO) -> int:
         "-v", f"{job.prefix}:{job.install_dir}", "-v", f"{job.source_dir}:{CONTAINER_SOURCE}",
         "-v", f"{job.script}:{CONTAINER_SCRIPT}:ro", "-e", f"OMNIBUS_SOURCE_DIR={source_root}",
     ]
+    for directory, target in job.mounts:
+        command += ["-v", f"{directory}:{target}:ro"]
     for name, value in sorted(job.environment.items()):
         command += ["-e", f"{name}={value}"]
     command += [job.image, "bash", CONTAINER_SCRIPT]
@@ -58,9 +62,13 @@ def run_docker(job: BuildJob, log: BinaryIO) -> int:
 
 def run_host(job: BuildJob, log: BinaryIO) -> int:
     source_root = job.source_dir / job.source_subdir
-    inner = (f"mkdir -p {shlex.quote(job.install_dir)} && "
-             f"mount --bind {shlex.quote(str(job.prefix))} {shlex.quote(job.install_dir)} && "
-             f"exec bash {shlex.quote(str(job.script))}")
+    binds = [(str(job.prefix), job.install_dir, "")]
+    binds += [(str(directory), target, "ro") for directory, target in job.mounts]
+    inner = " && ".join(
+        f"mkdir -p {shlex.quote(target)} && mount --bind {shlex.quote(directory)} "
+        f"{shlex.quote(target)}" + (f" && mount -o remount,bind,ro {shlex.quote(target)}"
+                                    if mode else "")
+        for directory, target, mode in binds) + f" && exec bash {shlex.quote(str(job.script))}"
     isolation = ["--mount", "--propagation", "private"] + ([] if job.network else ["--net"])
     command = ["unshare", *isolation, "bash", "-c", inner]
     environment = {**job.environment, "OMNIBUS_SOURCE_DIR": str(source_root)}

@@ -110,9 +110,17 @@ class _Run:
 
 def build_graph(graph: Graph, keys: Mapping[str, KeyRecord], image: str,
                 settings: BuildSettings, fetched: Mapping[str, FetchedSource],
-                report: Report, build: Builder = build_one) -> list[BuildOutcome]:
-    """Build every software of `graph` not cached; `build` builds one (see build.build_one)."""
+                report: Report, build: Builder = build_one,
+                unfetched: Mapping[str, str] | None = None) -> list[BuildOutcome]:
+    """Build every software of `graph` not cached; `build` builds one (see build.build_one).
+
+    `unfetched` (name -> why) are software whose source could not be fetched: they fail
+    unless cached, what depends on them is skipped, and everything else builds."""
     run = _Run(graph, keys, image, settings, fetched, report, build)
+    for name, why in (unfetched or {}).items():
+        if not run.cache.has(keys[name].key):
+            run.outcomes[name] = BuildOutcome(name, "failed", detail=f"source not fetched: {why}")
+            report(name, f"FAILED: source not fetched: {why}")
     with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
         while len(run.outcomes) < len(graph.order):
             for name in run.ready():

@@ -163,6 +163,10 @@ SOFTWARE_FIELDS: tuple[Field, ...] = (
     Field("platform_independent", "boolean", lambda s, k, c: s.bool(k), False, in_key=False,
           keyed_by="when true, the key leaves out platform and arch",
           doc="the artifact holds no compiled code (see Platform-independent software)"),
+    Field("toolchains", "list of toolchain names", lambda s, k, c: s.str_list(k), (),
+          in_key=False, keyed_by="by each toolchain's digest (its file), only when named",
+          doc="`platforms/toolchains/<name>.yml` (Go, Node.js, yarn), mounted read-only "
+          "into the build and never packaged (see Toolchains)"),
 )
 
 SOFTWARE_KEYS = frozenset(spec.key for spec in SOFTWARE_FIELDS if spec.key)

@@ -24,17 +24,20 @@ from builder.definitions.model import (
     Platform,
     Project,
     Software,
+    Toolchain,
     VersionFrom,
     frozen_map,
 )
 from builder.definitions.project import parse_platform, parse_project
 from builder.definitions.spdx import LicenseChecker
 from builder.definitions.templating import PLATFORM_VARIABLES, variables_used
+from builder.definitions.toolchain import parse_toolchain
 from builder.definitions.yamlfile import YamlMap, load_yaml_file
 from builder.errors import BuilderError, DefinitionError, DependencyCycleError, Location
 
-T = TypeVar("T", Software, Project, Platform)
+T = TypeVar("T", Software, Project, Platform, Toolchain)
 PATCHES_DIR = Path("software") / "patches"
+TOOLCHAINS_DIR = Path("platforms") / "toolchains"
 
 
 def definition_files(directory: Path) -> list[Path]:
@@ -110,6 +113,19 @@ def _check_dependencies(
                     f"condition names platform '{platform}', which has no definition",
                     hint=f"known platforms: {', '.join(sorted(catalog.platforms))}",
                 )
+
+
+def _check_toolchains(catalog: Catalog) -> None:
+    """Every toolchain a software or another toolchain names exists."""
+    known = ", ".join(sorted(catalog.toolchains)) or "none"
+    users = [(item.file, "toolchains", item.toolchains) for item in catalog.software.values()]
+    users += [(item.file, "requires", item.requires) for item in catalog.toolchains.values()]
+    for file, key, names in users:
+        for name in names:
+            if name not in catalog.toolchains:
+                raise DefinitionError(
+                    Location(file, None, key), f"names toolchain '{name}', which has no definition",
+                    hint=f"add {TOOLCHAINS_DIR}/{name}.yml; toolchains defined: {known}")
 
 
 def _check_files(software: Software, root: Path) -> None:
@@ -233,7 +249,10 @@ def load_catalog(root: Path, environ: Mapping[str, str] | None = None) -> Catalo
             _extended,
         )),
         platforms=frozen_map(_load_kind(root / "platforms", parse_platform, lambda p: p.id)),
+        toolchains=frozen_map(_load_kind(
+            root / TOOLCHAINS_DIR, lambda f, d: parse_toolchain(f, d, licenses), lambda t: t.name)),
     )
+    _check_toolchains(catalog)
     for item in catalog.software.values():
         _check_dependencies(item.file, "dependencies", item.dependencies, catalog)
         _check_files(item, root)

@@ -187,6 +187,9 @@ class Software:
     #: out the platform and arch and every platform shares one artifact; packaging refuses it
     #: if it holds an ELF file, so the flag cannot lie.
     platform_independent: bool = False
+    #: The toolchains its build uses (platforms/toolchains/<name>.yml), mounted read-only
+    #: into its build and never packaged.
+    toolchains: tuple[str, ...] = ()
 
     def for_family(self, family: str) -> Software:
         """This definition with a family's overrides applied: mappings (env) merged, the
@@ -317,6 +320,52 @@ class Platform:
 
 
 @dataclass(frozen=True)
+class ToolchainFile:
+    """One pinned file a toolchain is unpacked from: a Debian binary package (its pool path
+    on the Debian mirror apt is configured with) or an npm package (`name@version` on the
+    registry npm is configured with)."""
+
+    kind: str  # "debian" or "npm"
+    location: str  # the pool path, or name@version
+    sha256: str | None = None
+    #: npm's Subresource Integrity string (sha512-<base64>), as `npm view ... dist` shows it.
+    integrity: str | None = None
+
+    @property
+    def file_name(self) -> str:
+        if self.kind == "npm":
+            name, _, version = self.location.rpartition("@")
+            return f"{name.rsplit('/', 1)[-1]}-{version}.tgz"
+        return self.location.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """A build-only toolchain (Go, Node.js, yarn): pinned files per arch, unpacked once,
+    mounted read-only at `mount` into the builds of the software that name it."""
+
+    name: str
+    version: str
+    license: str
+    file: Path = field(compare=False)
+    description: str = ""
+    mount: str = ""
+    #: The directory of the unpacked files that is mounted (e.g. usr/lib/go-1.24).
+    root: str = "."
+    #: Directories under `mount` put first on the build's PATH.
+    path: tuple[str, ...] = ("bin",)
+    env: Mapping[str, str] = field(default_factory=frozen_map)
+    #: Other toolchains every user of this one also gets (yarn runs on node).
+    requires: tuple[str, ...] = ()
+    #: arch (or "all") -> the files unpacked on top of each other, in order.
+    files: Mapping[str, tuple[ToolchainFile, ...]] = field(default_factory=frozen_map)
+
+    def files_for(self, arch: str) -> tuple[ToolchainFile, ...] | None:
+        """The files for `arch`, None when the toolchain has no build for it."""
+        return self.files.get(arch, self.files.get("all"))
+
+
+@dataclass(frozen=True)
 class Catalog:
     """Everything under one definitions root, validated as a whole."""
 
@@ -324,6 +373,7 @@ class Catalog:
     software: Mapping[str, Software]
     projects: Mapping[str, Project]
     platforms: Mapping[str, Platform]
+    toolchains: Mapping[str, Toolchain] = field(default_factory=frozen_map)
 
     def names_of(self, project: str) -> ProjectNames:
         """The project's `names:`; a project that declares none, or one not defined here

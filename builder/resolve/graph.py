@@ -9,10 +9,18 @@ the order dependencies are listed in, so neither do cache keys or build plans.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from builder.cycles import find_cycle
-from builder.definitions.model import Catalog, Dependency, Platform, Project, Software, frozen_map
+from builder.definitions.model import (
+    Catalog,
+    Dependency,
+    Platform,
+    Project,
+    Software,
+    Toolchain,
+    frozen_map,
+)
 from builder.errors import DependencyCycleError, Location, UsageError
 
 
@@ -25,6 +33,19 @@ class Graph:
     edges: Mapping[str, tuple[str, ...]]  # direct dependencies that apply here, sorted
     levels: tuple[tuple[str, ...], ...]  # what can build at the same time, level by level
     roots: tuple[str, ...]  # the project's direct dependencies that apply here
+    #: The toolchains the software of this graph build with, with those they require.
+    toolchains: Mapping[str, Toolchain] = field(default_factory=frozen_map)
+
+    def toolchains_of(self, name: str) -> tuple[Toolchain, ...]:
+        """The toolchains `name` builds with, each after those it requires, by name."""
+        wanted: list[str] = []
+        pending = list(self.software[name].toolchains)
+        while pending:
+            current = pending.pop()
+            if current not in wanted:
+                wanted.append(current)
+                pending.extend(self.toolchains[current].requires)
+        return tuple(self.toolchains[n] for n in sorted(wanted))
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -122,4 +143,19 @@ def resolve(catalog: Catalog, project: Project, platform: Platform, arch: str) -
     return Graph(
         project=project, platform=platform, arch=arch, software=frozen_map(software),
         edges=frozen_map(edges), levels=_levels(edges), roots=tuple(roots),
+        toolchains=frozen_map(_toolchains(catalog, software)),
     )
+
+
+def _toolchains(catalog: Catalog, software: Mapping[str, Software]) -> dict[str, Toolchain]:
+    """The toolchains the graph's software name, with what they require. One without a
+    build for this arch is kept: a platform-independent software that uses it may come from
+    the cache (built on another arch); only building it here fails (see compile.build)."""
+    found: dict[str, Toolchain] = {}
+    pending = [t for item in software.values() for t in item.toolchains]
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found[name] = catalog.toolchains[name]
+            pending.extend(found[name].requires)
+    return found

@@ -93,13 +93,17 @@ def platform_inputs(platform: Platform, arch: str) -> str:
 def key_inputs(
     software: Software, root: Path, platform_digest: str, install_dir: str,
     dependency_keys: Mapping[str, str], locks: Mapping[str, str], builder: str | None = None,
+    toolchains: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """`toolchains`: name -> digest of each toolchain the build uses (only when it uses one,
+    so a software without toolchains keeps the key it had)."""
     definition = {name: plain(getattr(software, name)) for name in BUILD_FIELDS}
     if software.network:  # only when set, so offline builds keep the keys they had
         definition["network"] = True
     patches = [root / PATCHES_DIR / software.name / p for p in software.patches]
     templates = [root / "templates" / t for t in software.templates]
-    return {
+    extra = {"toolchains": dict(sorted(toolchains.items()))} if toolchains else {}
+    return {**extra,
         "format": KEY_FORMAT,
         "version": software.version,
         "definition": sha256_json(definition),
@@ -111,6 +115,12 @@ def key_inputs(
         "install_dir": install_dir,
         "dependencies": dict(sorted(dependency_keys.items())),
     }
+
+
+def toolchain_digests(graph: Graph, name: str) -> dict[str, str]:
+    """The digest of each toolchain `name` builds with: its file's bytes (all arches), so a
+    new pin rebuilds exactly the software that use the toolchain."""
+    return {t.name: sha256_file(t.file) for t in graph.toolchains_of(name)}
 
 
 def builder_digest(root: Path) -> str | None:
@@ -136,13 +146,14 @@ def compute_keys(
         # key of a platform-independent one, and what such a one keys its dependencies by.
         portable_inputs = key_inputs(
             software, root, PLATFORM_INDEPENDENT, graph.project.install_dir,
-            {dep: portable[dep] for dep in graph.edges[name]}, locks or {}, builder)
+            {dep: portable[dep] for dep in graph.edges[name]}, locks or {}, builder,
+            toolchain_digests(graph, name))
         portable[name] = sha256_json(portable_inputs)
         if software.platform_independent:
             records[name] = KeyRecord(name, portable[name], portable_inputs)
             continue
         dependency_keys = {dep: records[dep].key for dep in graph.edges[name]}
         inputs = key_inputs(software, root, platform_digest, graph.project.install_dir,
-                            dependency_keys, locks or {}, builder)
+                            dependency_keys, locks or {}, builder, toolchain_digests(graph, name))
         records[name] = KeyRecord(name, sha256_json(inputs), inputs)
     return records

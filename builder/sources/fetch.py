@@ -17,7 +17,11 @@ from builder.sources.fetchers import FETCHERS, FetchContext, FetchedSource, Sour
 
 
 class FetchFailed(FetchError):
-    def __init__(self, failures: Mapping[str, FetchError], total: int) -> None:
+    """Some sources could not be fetched; `fetched` holds those that were, so a build can
+    still make everything that needs none of the missing ones."""
+
+    def __init__(self, failures: Mapping[str, FetchError], total: int,
+                 fetched: Mapping[str, FetchedSource] | None = None) -> None:
         offline = all(isinstance(e, SourceUnavailable) and e.offline for e in failures.values())
         hint: str | None
         if offline:
@@ -32,6 +36,7 @@ class FetchFailed(FetchError):
             hint = next((e.hint for e in failures.values() if e.hint), None)
         super().__init__(message, hint)
         self.failures = dict(failures)
+        self.fetched = dict(fetched or {})
 
 
 def fetch_sources(graph: Graph, context: FetchContext, jobs: int = 4,
@@ -59,5 +64,5 @@ def fetch_sources(graph: Graph, context: FetchContext, jobs: int = 4,
     if locks_path is not None and new_locks != dict(context.locks):
         save_locks(locks_path, new_locks)
     if failures:
-        raise FetchFailed(failures, len(kinds))
+        raise FetchFailed(failures, len(kinds), results)
     return results
