@@ -55,6 +55,7 @@ class BuildOptions:
     jobs: int
     runner: str = "docker"  # or "host"
     force: tuple[str, ...] = ()  # software built again although cached
+    only: tuple[str, ...] = ()  # build these and their dependencies, nothing else
     fetch: FetchOptions = field(default_factory=FetchOptions)
 
 
@@ -136,10 +137,11 @@ def _fetch_what_can_be(workspace: Workspace, graph: Graph, options: FetchOptions
         return result, {name: error.message for name, error in failed.failures.items()}
 
 
-def _check_forced(graph: Graph, force: Sequence[str]) -> None:
-    unknown = set(force) - set(graph.software)
+def _check_named(graph: Graph, names: Sequence[str], option: str) -> None:
+    unknown = set(names) - set(graph.software)
     if unknown:
-        raise UsageError(f"--force names software not in this build: {', '.join(sorted(unknown))}",
+        raise UsageError(f"{option} names software not in this build: "
+                         f"{', '.join(sorted(unknown))}",
                          hint=f"software in this build: {', '.join(graph.order)}")
 
 
@@ -149,12 +151,15 @@ def build(workspace: Workspace, target: Target, options: BuildOptions,
     BuildFailed (with every outcome) when one fails."""
     catalog = catalog or workspace.catalog()
     graph = resolve_target(catalog, target)
+    if options.only:
+        _check_named(graph, options.only, "--only")
+        graph = graph.only(options.only)
     started = time.monotonic()
     fetch_result, unfetched = _fetch_what_can_be(workspace, graph, options.fetch, progress)
     fetched = fetch_result.sources
     keys = compute_keys(graph, catalog.root, workspace.locks())
     check_path_sources(fetched, keys)
-    _check_forced(graph, options.force)
+    _check_named(graph, options.force, "--force")
     settings = BuildSettings(root=catalog.root, cache_dir=workspace.cache_dir.resolve(),
                              jobs=options.jobs, runner=options.runner,
                              force=forced_set(graph, frozenset(options.force)),

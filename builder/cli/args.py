@@ -119,6 +119,9 @@ def _add_build_verb(verbs: argparse._SubParsersAction) -> None:
                        help="rebuild NAME and its dependents even if cached (repeatable)")
     build.add_argument("--no-package", dest="package", action="store_false",
                        help="stop after building the artifacts")
+    build.add_argument("--only", action="append", default=[], metavar="NAME",
+                       help="build only NAME and what it depends on (repeatable; implies "
+                       "--no-package), e.g. the pipeline's assets job: --only gitlab-rails-assets")
     _package_options(build)
     _common(build)
 

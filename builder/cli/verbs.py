@@ -120,7 +120,7 @@ def run_build(args: argparse.Namespace) -> str:
 
     workspace, printer = workspace_of(args), progress()
     options = BuildOptions(jobs=args.jobs, runner=args.runner, force=tuple(args.force),
-                           fetch=fetch_options(args, 4))
+                           fetch=fetch_options(args, 4), only=tuple(args.only))
     try:
         result = build(workspace, target_of(args), options, printer)
     except BuildFailed as failure:
@@ -129,7 +129,7 @@ def run_build(args: argparse.Namespace) -> str:
         printer.line(format_build(failure.result.outcomes, failure.result.seconds))
         raise
     summary = format_build(result.outcomes, result.seconds)
-    if not args.package:
+    if not args.package or args.only:
         return summary
     started = time.monotonic()
     packages = package_graph(workspace, result.graph, package_options(args), printer.line,

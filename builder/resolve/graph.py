@@ -8,7 +8,8 @@ the order dependencies are listed in, so neither do cache keys or build plans.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from builder.cycles import find_cycle
@@ -50,6 +51,23 @@ class Graph:
     @property
     def order(self) -> tuple[str, ...]:
         return tuple(name for level in self.levels for name in level)
+
+    def only(self, names: Iterable[str]) -> Graph:
+        """This graph cut down to `names` and everything they depend on (keys unchanged:
+        a key depends only on what a software depends on)."""
+        keep: set[str] = set()
+        stack = list(names)
+        while stack:
+            current = stack.pop()
+            if current not in keep:
+                keep.add(current)
+                stack.extend(self.edges[current])
+        edges = {name: self.edges[name] for name in keep}
+        used = {toolchain.name for name in keep for toolchain in self.toolchains_of(name)}
+        return dataclasses.replace(
+            self, software=frozen_map({n: self.software[n] for n in keep}),
+            edges=frozen_map(edges), levels=_levels(edges), roots=tuple(sorted(set(names))),
+            toolchains=frozen_map({name: self.toolchains[name] for name in sorted(used)}))
 
     def dependents(self, name: str) -> set[str]:
         """Every software that depends on `name`, directly or not."""

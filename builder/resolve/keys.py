@@ -24,7 +24,9 @@ from typing import Any
 from builder.definitions.fields import BUILD_FIELDS
 from builder.definitions.loader import PATCHES_DIR
 from builder.definitions.model import GitSource, PathSource, Platform, Software, plain
+from builder.definitions.templating import variables_used
 from builder.digests import digest_tree, sha256_file, sha256_json
+from builder.errors import Location
 from builder.resolve.graph import Graph
 
 #: Bump when the meaning of a key changes (new inputs, new artifact layout).
@@ -93,7 +95,7 @@ def platform_inputs(platform: Platform, arch: str) -> str:
 def key_inputs(
     software: Software, root: Path, platform_digest: str, install_dir: str,
     dependency_keys: Mapping[str, str], locks: Mapping[str, str], builder: str | None = None,
-    toolchains: Mapping[str, str] | None = None,
+    toolchains: Mapping[str, str] | None = None, edition: str | None = None,
 ) -> dict[str, Any]:
     """`toolchains`: name -> digest of each toolchain the build uses (only when it uses one,
     so a software without toolchains keeps the key it had)."""
@@ -102,7 +104,9 @@ def key_inputs(
         definition["network"] = True
     patches = [root / PATCHES_DIR / software.name / p for p in software.patches]
     templates = [root / "templates" / t for t in software.templates]
-    extra = {"toolchains": dict(sorted(toolchains.items()))} if toolchains else {}
+    extra: dict[str, Any] = {"toolchains": dict(sorted(toolchains.items()))} if toolchains else {}
+    if edition and reads_edition(software):
+        extra["edition"] = edition
     return {**extra,
         "format": KEY_FORMAT,
         "version": software.version,
@@ -115,6 +119,14 @@ def key_inputs(
         "install_dir": install_dir,
         "dependencies": dict(sorted(dependency_keys.items())),
     }
+
+
+def reads_edition(software: Software) -> bool:
+    """Its build steps or env read `edition` (e.g. CE deletes ee/): then CE and EE builds
+    differ, and the edition must be part of its key."""
+    location = Location(software.file, None, "build")
+    texts = (*software.build, *software.env.values())
+    return any("edition" in variables_used(text, location) for text in texts)
 
 
 def toolchain_digests(graph: Graph, name: str) -> dict[str, str]:
@@ -147,13 +159,14 @@ def compute_keys(
         portable_inputs = key_inputs(
             software, root, PLATFORM_INDEPENDENT, graph.project.install_dir,
             {dep: portable[dep] for dep in graph.edges[name]}, locks or {}, builder,
-            toolchain_digests(graph, name))
+            toolchain_digests(graph, name), graph.project.edition)
         portable[name] = sha256_json(portable_inputs)
         if software.platform_independent:
             records[name] = KeyRecord(name, portable[name], portable_inputs)
             continue
         dependency_keys = {dep: records[dep].key for dep in graph.edges[name]}
         inputs = key_inputs(software, root, platform_digest, graph.project.install_dir,
-                            dependency_keys, locks or {}, builder, toolchain_digests(graph, name))
+                            dependency_keys, locks or {}, builder, toolchain_digests(graph, name),
+                            graph.project.edition)
         records[name] = KeyRecord(name, sha256_json(inputs), inputs)
     return records

@@ -49,6 +49,9 @@ ONLY_OURS = {
     "python-setuptools": "git-filter-repo builds from its sdist with setuptools (omnibus-gitlab "
                          "pip-installs a wheel), and so do gitlab-ctl's PyYAML and MarkupSafe; "
                          "in EE, patroni needs it in both",
+    "gitlab-rails-assets": "the compiled front-end assets as an artifact of their own, keyed "
+                           "by the Rails commit and shared by every platform (omnibus-gitlab "
+                           "copies them in gitlab-rails' build from its fetch-assets job)",
 }
 
 

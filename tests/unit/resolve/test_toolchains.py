@@ -131,6 +131,34 @@ def test_the_repositorys_toolchains_cover_what_gitlab_builds():
     assert set(catalog.toolchains) >= {"go", "node", "yarn"}
     go_users = {s.name for s in catalog.software.values() if "go" in s.toolchains}
     assert {"gitaly", "gitlab-shell", "registry", "gitlab-rails"} <= go_users
-    assert set(catalog.software["gitlab-rails"].toolchains) == {"go", "node", "yarn"}
+    assert set(catalog.software["gitlab-rails"].toolchains) == {"go"}
+    assert set(catalog.software["gitlab-rails-assets"].toolchains) == {"node", "yarn"}
     for arch in ("amd64", "arm64", "armhf"):
         assert catalog.toolchains["go"].files_for(arch), arch
+
+
+def test_a_build_that_reads_the_edition_is_keyed_by_it_and_only_that_one(root):
+    root.software("rails", extra="env: {EDITION_FLAG: '{{ edition }}'}\n")
+    root.software("lib")
+    root.project("ce", ["rails", "lib"])
+    root.project("ee", ["rails", "lib"], edition="ee")
+    catalog = load_catalog(root.path)
+    platform = catalog.platforms["debian-12"]
+    ce = compute_keys(resolve(catalog, catalog.projects["ce"], platform, "amd64"), root.path)
+    ee = compute_keys(resolve(catalog, catalog.projects["ee"], platform, "amd64"), root.path)
+    assert ce["rails"].key != ee["rails"].key
+    assert ce["lib"].key == ee["lib"].key
+
+
+def test_only_cuts_the_graph_to_a_software_and_its_dependencies_with_the_same_keys(root):
+    root.write("platforms/toolchains/go.yml", GO % ("a" * 64))
+    root.diamond()
+    root.software("app", ["liba", "libb"], extra="toolchains: [go]\n")
+    catalog = load_catalog(root.path)
+    graph = resolve(catalog, catalog.projects["demo"], catalog.platforms["debian-12"], "amd64")
+    cut = graph.only(["liba"])
+    assert set(cut.order) == {"liba", "zlib"}
+    assert dict(cut.toolchains) == {}
+    assert set(graph.only(["app"]).toolchains) == {"go"}
+    full, part = compute_keys(graph, root.path), compute_keys(cut, root.path)
+    assert part["liba"].key == full["liba"].key
