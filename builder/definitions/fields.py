@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.definitions.model import HealthCheckRules, Override, Software, frozen_map
+from builder.definitions.overrides import read_selectable, read_upstream_differences
 from builder.definitions.software import (
     check_platform_independent,
     read_dependencies,
@@ -167,6 +168,15 @@ SOFTWARE_FIELDS: tuple[Field, ...] = (
           in_key=False, keyed_by="by each toolchain's digest (its file), only when named",
           doc="`platforms/toolchains/<name>.yml` (Go, Node.js, yarn), mounted read-only "
           "into the build and never packaged (see Toolchains)"),
+    Field("selectable_versions", "`{env, versions, aliases}`",
+          lambda s, k, c: read_selectable(s, c.earlier["version"], c.earlier["source"]), None,
+          in_key=False, keyed_by="through the version and source it selects",
+          doc="other pinned versions an environment variable may select at load time "
+          "(see Versions chosen by the environment)"),
+    Field("upstream_differences", "mapping of `version`, `source`, `dependencies` to a reason",
+          lambda s, k, c: read_upstream_differences(s), frozen_map(), in_key=False,
+          doc="why this definition differs from omnibus-gitlab's (see Differences from "
+          "omnibus-gitlab)"),
 )
 
 SOFTWARE_KEYS = frozenset(spec.key for spec in SOFTWARE_FIELDS if spec.key)

@@ -28,6 +28,7 @@ from builder.definitions.model import (
     VersionFrom,
     frozen_map,
 )
+from builder.definitions.overrides import apply_overrides
 from builder.definitions.project import parse_platform, parse_project
 from builder.definitions.spdx import LicenseChecker
 from builder.definitions.templating import PLATFORM_VARIABLES, variables_used
@@ -196,7 +197,7 @@ def with_version_from_file(software: Software, root: Path,
     source = software.source
     if isinstance(source, GitSource) and not source.ref:
         prefix = origin.tag_prefix if RELEASE_NUMBER.fullmatch(version) else ""
-        source = GitSource(source.git, prefix + version)
+        source = dataclasses.replace(source, ref=prefix + version)
     return dataclasses.replace(software, version=version, source=source)
 
 
@@ -242,8 +243,9 @@ def load_catalog(root: Path, environ: Mapping[str, str] | None = None) -> Catalo
                           lambda f, d: parse_software(f, d, licenses, FAMILIES), lambda s: s.name)
     catalog = Catalog(
         root=root,
-        software=frozen_map({name: with_version_from_file(item, root, environ)
-                             for name, item in software.items()}),
+        software=frozen_map(apply_overrides(
+            {name: with_version_from_file(item, root, environ) for name, item in software.items()},
+            environ)),
         projects=frozen_map(_load_kind(
             root / "projects", lambda f, d: parse_project(f, d, licenses), lambda p: p.name,
             _extended,

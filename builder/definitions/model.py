@@ -116,6 +116,9 @@ class GitSource:
     git: str
     ref: str
     kind: str = "git"
+    #: Other remotes of the same repository by sources channel ("remote", "security"); `git`
+    #: is the default ("alternative") one. `overrides` picks one at load time.
+    channels: Mapping[str, str] = field(default_factory=frozen_map)
 
     @property
     def locked(self) -> bool:
@@ -142,6 +145,28 @@ class PathSource:
 
 
 Source = UrlSource | GitSource | PathSource
+
+
+@dataclass(frozen=True)
+class VersionPin:
+    """One version a variable may select: what replaces the source's pin (url and checksum,
+    or a git ref), or another definition built in this one's place."""
+
+    url: str | None = None
+    sha256: str | None = None
+    sha512: str | None = None
+    ref: str | None = None
+    definition: str | None = None
+
+
+@dataclass(frozen=True)
+class SelectableVersions:
+    """Versions the environment variable `env` may select at load time, each with its pin;
+    `aliases` name some of them (ruby's `current` and `next`)."""
+
+    env: str
+    versions: Mapping[str, VersionPin] = field(default_factory=frozen_map)
+    aliases: Mapping[str, str] = field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True)
@@ -190,6 +215,11 @@ class Software:
     #: The toolchains its build uses (platforms/toolchains/<name>.yml), mounted read-only
     #: into its build and never packaged.
     toolchains: tuple[str, ...] = ()
+    #: Versions an environment variable may select at load time (see `overrides`).
+    selectable_versions: SelectableVersions | None = None
+    #: Why this definition differs from omnibus-gitlab's: "version", "source" or
+    #: "dependencies" -> the reason (tests/unit/definitions/test_upstream_versions.py).
+    upstream_differences: Mapping[str, str] = field(default_factory=frozen_map)
 
     def for_family(self, family: str) -> Software:
         """This definition with a family's overrides applied: mappings (env) merged, the

@@ -26,6 +26,7 @@ from builder.definitions.model import (
     VersionFrom,
     frozen_map,
 )
+from builder.definitions.overrides import read_channels
 from builder.definitions.spdx import LicenseChecker
 from builder.definitions.strict import Section, section_of
 from builder.definitions.templating import PLATFORM_VARIABLES, check_step, variables_used
@@ -36,7 +37,7 @@ SOURCE_KINDS = ("url", "pypi", "git", "path")
 SOURCE_KEYS = {
     "url": frozenset({"url", "sha256", "sha512", "debian"}),
     "pypi": frozenset({"pypi", "sha256", "debian"}),
-    "git": frozenset({"git", "ref"}),
+    "git": frozenset({"git", "ref", "channels"}),
     "path": frozenset({"path"}),
 }
 VERSION_FROM_KEYS = frozenset({"file", "env", "tag_prefix"})
@@ -190,7 +191,7 @@ def read_source(section: Section, version_from: VersionFrom | None = None) -> So
     if kinds[0] == "git":
         # a version read from a file names the ref; the loader fills it in
         return GitSource(source.str("git"), source.str("ref", required=version_from is None)
-                         or "")
+                         or "", channels=read_channels(source))
     return _read_path_source(source)
 
 

@@ -115,7 +115,7 @@ def local_graph():
 
 def test_the_deb_copyright_points_to_the_common_licenses(local_graph):
     text = copyright_text(local_graph, 1704067200, debian=True)
-    assert "  git " in text and "GPL-2.0-only" in text
+    assert "  git-debian " in text and "GPL-2.0-only" in text
     assert "On Debian systems, the complete texts of these licenses are in " \
         "/usr/share/common-licenses/:" in text
     listed = dict(line.split() for line in text.split("common-licenses/:\n\n")[1].splitlines())
