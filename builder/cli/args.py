@@ -97,6 +97,7 @@ def _add_build_verbs(verbs: argparse._SubParsersAction) -> None:
     _add_publish_verb(verbs)
     _add_host_verbs(verbs)
     _add_ci_verb(verbs)
+    _add_assets_verb(verbs)
 
 
 def _add_build_verb(verbs: argparse._SubParsersAction) -> None:
@@ -262,6 +263,20 @@ def _add_host_verbs(verbs: argparse._SubParsersAction) -> None:
     debsrc.add_argument("--also", action="append", default=[], metavar="CODENAME",
                         help="also a newer release's sources, e.g. --also trixie")
     _common(debsrc)
+
+
+def _add_assets_verb(verbs: argparse._SubParsersAction) -> None:
+    # A placeholder until the assets build exists: the pipeline's assets job calls it.
+    assets = verbs.add_parser("assets", help="GitLab's frontend assets (not built yet)")
+    assets_verbs = assets.add_subparsers(dest="assets_verb", metavar="ACTION", required=True)
+    build = assets_verbs.add_parser(
+        "build", help="compile a project's frontend assets once per Rails commit (not yet)")
+    build.add_argument("project", help="project name (see 'omnibus list projects')")
+    build.add_argument("--platform", default="debian-12", help="platform id")
+    build.add_argument("--arch", default="amd64", help="amd64, arm64 or armhf")
+    _cache_options(build)
+    _common(build)
+    _common(assets)
 
 
 def _add_ci_verb(verbs: argparse._SubParsersAction) -> None:
