@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from builder.ci.pipeline import package_targets
+from builder.ci.targets import package_targets
 from builder.definitions.model import Catalog
 from builder.errors import BuilderError
 from builder.package.licensepolicy import license_status, load_policy

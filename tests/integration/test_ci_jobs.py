@@ -56,6 +56,7 @@ def ci_root(path: Path) -> Root:
     root = toy_root(path)
     shutil.copy(REPO / "platforms/debian-12.yml", root.path / "platforms/debian-12-twin.yml")
     root.write("templates/ci/runners.yml", (REPO / "templates/ci/runners.yml").read_text())
+    root.write("templates/ci/release.yml", (REPO / "templates/ci/release.yml").read_text())
     root.write("src/motd/motd.txt", MOTD)
     root.write("software/motd.yml", MOTD_YAML)
     root.write("software/greeter.yml", GREETER_YAML)

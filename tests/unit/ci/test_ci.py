@@ -30,6 +30,16 @@ arches:
 images: [docker]
 tools: [omnibus]
 """
+RELEASE = (REPO / "templates/ci/release.yml").read_text().replace(
+    "platform: ubuntu-24.04", "platform: debian-12")
+#: What is true in each kind of pipeline, as GitLab sets its predefined variables.
+KINDS = {
+    "nightly": {'$CI_PIPELINE_SOURCE == "schedule"', "$CI_COMMIT_BRANCH"},
+    "release": {"$CI_COMMIT_TAG"},
+    "merge request": {'$CI_PIPELINE_SOURCE == "merge_request_event"'},
+    "branch push": {"$CI_COMMIT_BRANCH"},
+    "run by hand": {"$CI_PIPELINE_SOURCE =~ /^(web|api|trigger)$/", "$CI_COMMIT_BRANCH"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +61,23 @@ def toy_root(path: Path) -> Root:
     root.project("demo", ["hello"])
     root.write("Dockerfile.builder", "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
     root.write("templates/ci/runners.yml", RUNNERS)
+    root.write("templates/ci/release.yml", RELEASE)
     return root
+
+
+def runs(job: dict, kind: str) -> str | None:
+    """How the job runs in a pipeline of that kind: its first matching rule's `when`
+    (None: not in the pipeline), as GitLab evaluates rules."""
+    for rule in job.get("rules", [{}]):
+        if "if" not in rule or rule["if"] in KINDS[kind]:
+            when = rule.get("when", "on_success")
+            return None if when == "never" else when
+    return None
+
+
+def pipeline_of(pipeline: dict, kind: str) -> dict[str, str]:
+    return {name: when for name in job_names(pipeline)
+            if (when := runs(pipeline[name], kind)) is not None}
 
 
 def test_the_pipeline_validates_against_gitlab_ci_schema(tmp_path):
@@ -77,20 +103,133 @@ def test_the_pipeline_validates_against_gitlab_ci_schema(tmp_path):
 def test_the_job_matrix_follows_each_platforms_editions_and_arches(real):
     both = {"amd64", "arm64"}
     dual = ["amazon-2023", "debian-11", "debian-12", "debian-13", "el-8", "el-9", "el-10",
-            "ubuntu-22.04", "ubuntu-24.04", "ubuntu-26.04"]
+            "opensuse-15.6", "ubuntu-22.04", "ubuntu-24.04", "ubuntu-26.04"]
     pi = {("raspbian-bookworm", "armhf"), ("raspbian-bullseye", "armhf")}
+    # openSUSE builds CE and EE, as upstream does; the Pi CE only
     assert packages(real, "gitlab-ce") == {(p, a) for p in dual for a in both} | pi
-    assert packages(real, "gitlab-ee") == {(p, a) for p in [*dual, "opensuse-15.6"]
-                                           for a in both}  # SUSE is EE only; the Pi CE only
+    assert packages(real, "gitlab-ee") == {(p, a) for p in dual for a in both}
     assert packages(real, "gitlab-fips") == {(p, a) for p in ("amazon-2023", "el-8", "el-9",
                                                               "ubuntu-22.04") for a in both}
     images = {tuple(n.split(":")[1:]) for n in job_names(real) if n.startswith("image:")}
-    assert images == {(p, a) for p in [*dual, "opensuse-15.6"] for a in both} | pi
-    publishes = {n for n in job_names(real) if n.startswith("publish:")}
-    assert len(publishes) == 12 + 11 + 4
-    assert {"publish:gitlab-ce:debian-12:apt", "publish:gitlab-fips:el-9:yum"} <= publishes
-    assert all(n.endswith(":yum") == any(d in n for d in ("el-", "amazon", "opensuse"))
-               for n in publishes)
+    assert images == {(p, a) for p in dual for a in both} | pi
+    # every package is install-tested in a clean container of its platform
+    tests = {n.replace("test:", "package:", 1) for n in job_names(real)
+             if n.startswith("test:")}
+    assert tests == {n for n in job_names(real) if n.startswith("package:")}
+    for kind in ("staging", "publish"):
+        uploads = {n for n in job_names(real) if n.startswith(f"{kind}:")}
+        assert len(uploads) == 13 + 11 + 4, kind
+        assert {f"{kind}:gitlab-ce:opensuse-15.6:yum", f"{kind}:gitlab-fips:el-9:yum"} <= uploads
+        assert all(n.endswith(":yum") == any(d in n for d in ("el-", "amazon", "opensuse"))
+                   for n in uploads)
+
+
+def test_stages_run_in_release_order_and_every_job_has_one(real):
+    assert real["stages"] == ["trigger", "facts", "images", "assets", "packages",
+                              "package-test", "docker", "staging", "release"]
+    order = [real["stages"].index(real[name]["stage"]) for name in job_names(real)]
+    assert order == sorted(order)
+    for name in job_names(real):  # a job only needs jobs of its own or earlier stages
+        for need in real[name].get("needs", []):
+            needed = need if isinstance(need, str) else need["job"]
+            assert real["stages"].index(real[needed]["stage"]) <= \
+                real["stages"].index(real[name]["stage"]), (name, needed)
+
+
+def test_each_pipeline_kind_runs_a_closed_set_of_jobs(real):
+    """GitLab refuses a pipeline in which a job needs a job its rules left out."""
+    for kind in KINDS:
+        included = pipeline_of(real, kind)
+        for name in included:
+            for need in real[name].get("needs", []):
+                needed = need if isinstance(need, str) else need["job"]
+                assert needed in included, f"{kind}: {name} needs {needed}, not in it"
+    mr = pipeline_of(real, "merge request")
+    assert sorted(mr) == ["assets:gitlab-ce", "facts", "image:debian-12:amd64", "licenses",
+                          "package:gitlab-ce:debian-12:amd64", "test:gitlab-ce:debian-12:amd64",
+                          "trigger"]
+    assert set(mr.values()) == {"on_success"}  # a merge request pipeline starts by itself
+    branch = pipeline_of(real, "branch push")
+    assert branch["trigger"] == "manual"
+    assert not [n for n in branch if n.split(":")[0] in ("staging", "publish", "release-image")]
+    assert {"docker:gitlab-ce:arm64", "docker-manifest:gitlab-ee"} <= set(branch)
+    nightly, release = pipeline_of(real, "nightly"), pipeline_of(real, "release")
+    assert set(nightly) == set(release) == set(job_names(real))
+    assert set(nightly.values()) == {"on_success"}  # nightlies publish by themselves
+    manual = {n for n, when in release.items() if when == "manual"}
+    assert manual == {n for n in job_names(real) if n.split(":")[0] in ("publish",
+                                                                        "release-image")}
+
+
+def test_assets_are_compiled_once_per_rails_commit_and_given_to_every_package(real):
+    assets = [n for n in job_names(real) if n.startswith("assets:")]
+    assert assets == ["assets:gitlab-ce"]  # CE, EE and FIPS build the same Rails commit
+    job = real["assets:gitlab-ce"]
+    # the assets software alone; its platform-independent artifact reaches every package job
+    # through the remote cache, under a key that is the same on every platform and arch
+    assert job["script"] == [
+        "omnibus build gitlab-ce --platform debian-12 --arch amd64 --only gitlab-rails-assets "
+        '--runner host --locks build_facts/source-locks.json --remote-cache '
+        '"$OMNIBUS_REMOTE_CACHE"']
+    assert job["cache"] == [
+        {"key": "assets-$OMNIBUS_ASSETS_COMMIT", "paths": ["cache/downloads/"], "when": "always"}]
+    # the facts job reports the Rails commit the cache is keyed by
+    facts = real["facts"]
+    assert facts["artifacts"]["reports"] == {"dotenv": "build_facts/facts.env"}
+    assert "'OMNIBUS_ASSETS_COMMIT=' + json.load(open('build_facts/source-locks.json'))" \
+        "['https://gitlab.com/gitlab-org/gitlab.git@" in facts["script"][-1]
+    for name in job_names(real):
+        if name.startswith("package:"):
+            assert {"job": "assets:gitlab-ce", "artifacts": False} in real[name]["needs"]
+
+
+def test_package_jobs_cache_sources_by_the_locks_digest(real):
+    facts = real["facts"]["script"]
+    assert ('echo "OMNIBUS_SOURCES_KEY=$(sha256sum build_facts/source-locks.json | cut -c1-16)"'
+            ' > build_facts/facts.env') in facts
+    for name in job_names(real):
+        if name.startswith("package:"):
+            assert real[name]["cache"] == [{"key": "sources-$OMNIBUS_SOURCES_KEY",
+                                            "paths": ["cache/downloads/"], "when": "always"}]
+
+
+def test_package_tests_install_in_a_clean_container_and_smoke_test(real):
+    deb = real["test:gitlab-ce:debian-12:amd64"]
+    assert deb["image"] == "debian:bookworm"  # the platform's base image, not the builder's
+    assert deb["needs"] == [{"job": "package:gitlab-ce:debian-12:amd64", "artifacts": True}]
+    assert deb["tags"] == ["amd64"]
+    assert "apt-get install -y --no-install-recommends ./pkg/gitlab-ce/debian-12/amd64/*.deb" \
+        in deb["script"][0]
+    assert deb["script"][1:] == ["/opt/gitlab/bin/gitlab-ctl --help",
+                                 "test -s /opt/gitlab/version-manifest.json"]
+    suse = real["test:gitlab-ee:opensuse-15.6:arm64"]
+    assert suse["image"] == "opensuse/leap:15.6" and suse["tags"] == ["arm64"]
+    assert suse["script"][0].startswith("zypper --no-gpg-checks --non-interactive install")
+    assert real["test:gitlab-fips:el-9:amd64"]["script"][0].startswith(
+        "dnf install -y ./pkg/gitlab-fips/el-9/amd64/*.rpm")
+
+
+def test_all_in_one_images_per_arch_then_one_manifest_then_release(real):
+    amd = real["docker:gitlab-ee:amd64"]
+    assert amd["needs"] == [{"job": "package:gitlab-ee:ubuntu-24.04:amd64", "artifacts": True},
+                            {"job": "test:gitlab-ee:ubuntu-24.04:amd64", "artifacts": False}]
+    assert amd["script"][0] == (
+        "omnibus image package gitlab-ee --platform ubuntu-24.04 --arch amd64 --from "
+        'pkg/gitlab-ee/ubuntu-24.04/amd64 --tag "$CI_REGISTRY_IMAGE/gitlab-ee:'
+        '$OMNIBUS_IMAGE_TAG-amd64"')
+    manifest = real["docker-manifest:gitlab-ee"]
+    assert [n["job"] for n in manifest["needs"]] == ["docker:gitlab-ee:amd64",
+                                                     "docker:gitlab-ee:arm64"]
+    image = "$CI_REGISTRY_IMAGE/gitlab-ee:$OMNIBUS_IMAGE_TAG"
+    assert manifest["script"] == [f'docker manifest create "{image}" "{image}-amd64" '
+                                  f'"{image}-arm64"', f'docker manifest push "{image}"']
+    assert "docker-manifest:gitlab-fips" not in real  # FIPS is not built on the image platform
+    release = real["release-image:gitlab-ee"]
+    assert release["needs"] == [{"job": "docker-manifest:gitlab-ee", "artifacts": False}]
+    tags = {rule["if"]: rule["variables"].get("OMNIBUS_IMAGE_TAG")
+            for rule in real["workflow"]["rules"] if "variables" in rule}
+    assert tags['$CI_PIPELINE_SOURCE == "schedule"'] == "nightly"
+    assert tags["$CI_COMMIT_TAG"] == "$CI_COMMIT_TAG"
 
 
 def test_each_package_job_builds_the_facts_jobs_commits_in_its_builder_image(real):
@@ -130,10 +269,10 @@ def test_the_facts_job_locks_every_git_ref_of_every_package():
     assert set().union(*(refs(t) for t in chosen)) == wanted
     assert len(chosen) < len(targets) / 4  # a few fetches, not one per package
     script = generate_pipeline(catalog, GITLAB)["facts"]["script"]
-    assert len(script) == 2 + len(chosen)
+    assert len(script) == 2 + len(chosen) + 2  # and the sources key, the assets commit
     # ls-remote only: the facts job downloads no source
     assert all(line.endswith("--locks build_facts/source-locks.json --locks-only")
-               for line in script[2:])
+               for line in script[2:-2])
 
 
 def test_runner_tags_per_arch_come_from_data(tmp_path):
@@ -151,23 +290,34 @@ def test_runner_tags_per_arch_come_from_data(tmp_path):
 
 
 def test_rules_nightly_schedules_tags_release_branches_wait_for_a_click(real):
-    workflow = {rule["if"]: rule["variables"] for rule in real["workflow"]["rules"]}
-    assert workflow['$CI_PIPELINE_SOURCE == "schedule"'] == {"NIGHTLY": "true",
-                                                             "OMNIBUS_BUILD_KIND": "nightly"}
-    assert workflow["$CI_COMMIT_TAG"] == {"OMNIBUS_BUILD_KIND": "release"}
+    workflow = {rule["if"]: rule["variables"] for rule in real["workflow"]["rules"]
+                if "variables" in rule}
+    assert workflow['$CI_PIPELINE_SOURCE == "schedule"'] == {
+        "NIGHTLY": "true", "OMNIBUS_BUILD_KIND": "nightly", "OMNIBUS_IMAGE_TAG": "nightly"}
+    assert workflow["$CI_COMMIT_TAG"] == {"OMNIBUS_BUILD_KIND": "release",
+                                          "OMNIBUS_IMAGE_TAG": "$CI_COMMIT_TAG"}
     assert workflow["$CI_COMMIT_BRANCH"] == {"OMNIBUS_BUILD_KIND": "branch"}
+    assert real["workflow"]["rules"][0]["when"] == "never"  # no branch twin of an MR pipeline
     trigger = real["trigger"]["rules"]
     assert trigger[-1] == {"if": "$CI_COMMIT_BRANCH", "when": "manual"}
     assert all("when" not in rule for rule in trigger[:-1])  # schedules, tags, run by hand
     assert real["facts"]["needs"] == ["trigger"] == real["image:debian-12:amd64"]["needs"]
     publish = real["publish:gitlab-ee:el-9:yum"]
+    assert publish["stage"] == "release"
     assert publish["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'},
                                 {"if": "$CI_COMMIT_TAG", "when": "manual"}]  # never a branch
     assert publish["resource_group"] == "publish-gitlab-ee-el-9"
     assert '--sign-key "$OMNIBUS_SIGN_KEY"' in publish["script"][0]
     assert "pkg/gitlab-ee/el-9/*/*.rpm --platform el-9" in publish["script"][0]
     assert [n["job"] for n in publish["needs"]] == ["package:gitlab-ee:el-9:amd64",
-                                                    "package:gitlab-ee:el-9:arm64"]
+                                                    "package:gitlab-ee:el-9:arm64",
+                                                    "staging:gitlab-ee:el-9:yum"]
+    staging = real["staging:gitlab-ee:el-9:yum"]
+    assert '--repo "$OMNIBUS_REPO_DIR/staging/$OMNIBUS_BUILD_KIND/gitlab-ee"' in \
+        staging["script"][0]
+    assert {"job": "test:gitlab-ee:el-9:arm64", "artifacts": False} in staging["needs"]
+    assert staging["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'},
+                                {"if": "$CI_COMMIT_TAG"}]
 
 
 def test_every_job_retries_runner_failures_and_nothing_else(real):
@@ -188,7 +338,8 @@ def test_a_new_platform_file_adds_its_jobs_without_code(tmp_path):
     after = set(job_names(generate_pipeline(load_catalog(root.path), ["demo"])))
     assert after - before == {"image:debian-14:amd64", "image:debian-14:arm64",
                               "package:demo:debian-14:amd64", "package:demo:debian-14:arm64",
-                              "publish:demo:debian-14:apt"}
+                              "test:demo:debian-14:amd64", "test:demo:debian-14:arm64",
+                              "staging:demo:debian-14:apt", "publish:demo:debian-14:apt"}
     root.project("demo-ee", ["hello"], edition="ee")  # not an edition debian-14 builds
     names = job_names(generate_pipeline(load_catalog(root.path), ["demo-ee"]))
     assert not [n for n in names if "debian-14" in n]
