@@ -85,7 +85,8 @@ def _job(graph: Graph, name: str, image: str, work: Path, settings: BuildSetting
     host = settings.runner == "host"
     context = step_context(software, graph.platform, graph.arch, install_dir,
                            graph.project.edition, make_jobs, "")
-    source_root = prepare(software, fetched, settings.root, work / "src", context)
+    source_root = prepare(software, fetched, settings.root, work / "src", context,
+                          settings.cache_dir)
     subdir = source_root.relative_to(work / "src").as_posix()
     inner_root = str(source_root) if host else f"{CONTAINER_SOURCE}/{subdir}".rstrip("/.")
     context = {**context, "source_dir": inner_root}

@@ -29,6 +29,7 @@ from builder.definitions.software import (
     read_name,
     read_source,
     read_steps,
+    read_vendored,
     read_version_from,
 )
 from builder.definitions.spdx import LicenseChecker
@@ -168,6 +169,11 @@ SOFTWARE_FIELDS: tuple[Field, ...] = (
           in_key=False, keyed_by="by each toolchain's digest (its file), only when named",
           doc="`platforms/toolchains/<name>.yml` (Go, Node.js, yarn), mounted read-only "
           "into the build and never packaged (see Toolchains)"),
+    Field("vendored", "`{yarn_lock, go_modules, go_modules_txt}`",
+          lambda s, k, c: read_vendored(s), None, in_key=False,
+          keyed_by="by each file's bytes (they pin every package by checksum)",
+          doc="dependencies fetched like sources and placed into the source tree, so the "
+          "build needs no network (see Vendored dependencies)"),
     Field("selectable_versions", "`{env, versions, aliases}`",
           lambda s, k, c: read_selectable(s, c.earlier["version"], c.earlier["source"]), None,
           in_key=False, keyed_by="through the version and source it selects",

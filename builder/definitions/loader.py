@@ -129,6 +129,14 @@ def _check_toolchains(catalog: Catalog) -> None:
                     hint=f"add {TOOLCHAINS_DIR}/{name}.yml; toolchains defined: {known}")
 
 
+def _check_vendored(software: Software, root: Path) -> None:
+    for relative in software.vendored.files() if software.vendored else ():
+        if not (root / relative).is_file():
+            raise DefinitionError(Location(software.file, None, "vendored"),
+                                  f"names {relative}, which does not exist",
+                                  hint="paths are relative to the definitions root")
+
+
 def _check_files(software: Software, root: Path) -> None:
     wanted = [(PATCHES_DIR / software.name / patch, "patches") for patch in software.patches]
     for override in software.platforms.values():
@@ -258,6 +266,7 @@ def load_catalog(root: Path, environ: Mapping[str, str] | None = None) -> Catalo
     for item in catalog.software.values():
         _check_dependencies(item.file, "dependencies", item.dependencies, catalog)
         _check_files(item, root)
+        _check_vendored(item, root)
         _check_portable_templates(item, root)
     for project in catalog.projects.values():
         _check_dependencies(project.file, "dependencies", project.dependencies, catalog)

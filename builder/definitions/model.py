@@ -170,6 +170,24 @@ class SelectableVersions:
 
 
 @dataclass(frozen=True)
+class Vendored:
+    """Dependencies a build would download, fetched instead like sources and handed to the
+    build offline. Paths are relative to the definitions root (see sources/vendored.py)."""
+
+    #: A yarn v1 lockfile: each package it pins, from the npm registry, verified by its
+    #: integrity, into <source>/.yarn-offline-mirror/ (`yarn install --offline`).
+    yarn_lock: str | None = None
+    #: A list of Go modules, each the orig tarball of a Debian source package pinned by
+    #: sha256, unpacked into <source>/vendor/<module>/ (`go build -mod=vendor`) ...
+    go_modules: str | None = None
+    #: ... and the vendor/modules.txt that lists them.
+    go_modules_txt: str | None = None
+
+    def files(self) -> tuple[str, ...]:
+        return tuple(f for f in (self.yarn_lock, self.go_modules, self.go_modules_txt) if f)
+
+
+@dataclass(frozen=True)
 class HealthCheckRules:
     allow_files: tuple[str, ...] = ()
     allow_libs: tuple[str, ...] = ()
@@ -215,6 +233,8 @@ class Software:
     #: The toolchains its build uses (platforms/toolchains/<name>.yml), mounted read-only
     #: into its build and never packaged.
     toolchains: tuple[str, ...] = ()
+    #: Dependencies fetched at fetch time and placed into the source before the build.
+    vendored: Vendored | None = None
     #: Versions an environment variable may select at load time (see `overrides`).
     selectable_versions: SelectableVersions | None = None
     #: Why this definition differs from omnibus-gitlab's: "version", "source" or

@@ -23,6 +23,7 @@ from builder.definitions.model import (
     Software,
     Source,
     UrlSource,
+    Vendored,
     VersionFrom,
     frozen_map,
 )
@@ -266,3 +267,28 @@ def check_platform_independent(section: Section, software: Software) -> None:
                 "the software is platform_independent",
                 hint="its artifact is shared by every platform and arch: drop the variable, "
                 "or drop platform_independent")
+
+
+VENDORED_KEYS = frozenset({"yarn_lock", "go_modules", "go_modules_txt"})
+
+
+def read_vendored(section: Section) -> Vendored | None:
+    vendored = section.section("vendored")
+    if vendored is None:
+        return None
+    vendored.allow(VENDORED_KEYS)
+    paths = {}
+    for key in VENDORED_KEYS:
+        value = vendored.str(key)
+        if value is not None:
+            path = PurePosixPath(value)
+            if path.is_absolute() or ".." in path.parts:
+                raise vendored.error(key, f"'{value}' must be a path in the definitions root",
+                                     hint="e.g. software/<name>/yarn.lock")
+            paths[key] = value
+    if ("go_modules" in paths) != ("go_modules_txt" in paths):
+        raise vendored.error(None, "go_modules and go_modules_txt go together",
+                             hint="the module list and the vendor/modules.txt that lists them")
+    if not paths:
+        raise vendored.error(None, "names nothing", hint=f"use {', '.join(sorted(VENDORED_KEYS))}")
+    return Vendored(**paths)

@@ -107,6 +107,8 @@ def key_inputs(
     extra: dict[str, Any] = {"toolchains": dict(sorted(toolchains.items()))} if toolchains else {}
     if edition and reads_edition(software):
         extra["edition"] = edition
+    if software.vendored:  # the files that pin every vendored package
+        extra["vendored"] = {f: sha256_file(root / f) for f in software.vendored.files()}
     return {**extra,
         "format": KEY_FORMAT,
         "version": software.version,

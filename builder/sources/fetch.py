@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from builder.definitions.model import Software
 from builder.errors import FetchError
 from builder.resolve.graph import Graph
 from builder.resolve.locks import save_locks
 from builder.sources.fetchers import FETCHERS, FetchContext, FetchedSource, SourceUnavailable, git
+from builder.sources.vendored import fetch_vendored
 
 
 class FetchFailed(FetchError):
@@ -39,6 +41,13 @@ class FetchFailed(FetchError):
         self.fetched = dict(fetched or {})
 
 
+def _fetch_all(software: Software, context: FetchContext) -> FetchedSource:
+    """The source, then what the definition vendors (npm packages, Go modules)."""
+    fetched = FETCHERS[software.source.kind](software, context)  # type: ignore[union-attr]
+    fetch_vendored(software, context)
+    return fetched
+
+
 def fetch_sources(graph: Graph, context: FetchContext, jobs: int = 4,
                   locks_path: Path | None = None,
                   locks_only: bool = False) -> dict[str, FetchedSource]:
@@ -51,7 +60,7 @@ def fetch_sources(graph: Graph, context: FetchContext, jobs: int = 4,
     results: dict[str, FetchedSource] = {}
     failures: dict[str, FetchError] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {name: pool.submit(git.lock if locks_only else FETCHERS[kind],
+        futures = {name: pool.submit(git.lock if locks_only else _fetch_all,
                                      graph.software[name], context)
                    for name, kind in kinds.items()}
         for name, future in futures.items():

@@ -18,6 +18,7 @@ from builder.sources.archives import detect_format
 from builder.sources.extract import extract_archive
 from builder.sources.fetchers import FetchedSource
 from builder.sources.patching import apply_patches
+from builder.sources.vendored import place_vendored
 
 TEMPLATES_DIR = ".omnibus-templates"  # inside the source tree, where a build finds them
 
@@ -76,9 +77,12 @@ def render_templates(software: Software, root: Path, source_root: Path,
 
 
 def prepare(software: Software, fetched: FetchedSource | None, root: Path, dest: Path,
-            context: Mapping[str, Any]) -> Path:
-    """Unpack, patch and render templates; return the source root inside `dest`."""
+            context: Mapping[str, Any], cache_dir: Path | None = None) -> Path:
+    """Unpack, place vendored packages, patch and render templates; return the source root
+    inside `dest`."""
     source_root = unpack_source(fetched, dest)
+    if cache_dir is not None:
+        place_vendored(software, root, cache_dir, source_root)
     patches = [root / PATCHES_DIR / software.name / name for name in software.patches]
     apply_patches(source_root, patches, software.name)
     render_templates(software, root, source_root, context)
