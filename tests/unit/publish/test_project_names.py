@@ -21,7 +21,10 @@ GITLAB = ProjectNames("gitlab", "GitLab", "com.gitlab.omnibus")
 
 def test_this_repository_names_its_projects_gitlab():
     catalog = load_catalog(REPO)
-    assert {project.names for project in catalog.projects.values()} == {GITLAB}
+    gitlab = [p for p in catalog.projects.values() if p.name.startswith("gitlab-")]
+    assert len(gitlab) == 4 and {project.names for project in gitlab} == {GITLAB}
+    # toolchain-proof is no GitLab package: it is called by its own name
+    assert catalog.names_of("toolchain-proof") == ProjectNames.of("toolchain-proof")
 
 
 def test_without_names_a_project_is_called_by_its_name(root):
