@@ -16,7 +16,7 @@ from builder.compile.build import BuildOutcome, BuildSettings
 from builder.compile.builder_images import ensure_image
 from builder.compile.prefix import release_stale
 from builder.compile.runners import remove_stale_containers
-from builder.compile.scheduler import build_graph, forced_set
+from builder.compile.scheduler import UNFETCHED, build_graph, forced_set
 from builder.console import ProgressPrinter
 from builder.definitions.model import Catalog
 from builder.errors import BuilderError, UsageError
@@ -75,11 +75,24 @@ class BuildFailed(BuilderError):
     """Some software failed to build; `result` holds every outcome, with the logs."""
 
     def __init__(self, result: BuildResult) -> None:
-        names = [outcome.name for outcome in result.failed]
-        super().__init__(f"{len(names)} of {len(result.outcomes)} software failed to build: "
-                         f"{', '.join(names)}",
-                         hint="see the log tails above; fix and re-run: what was built is "
-                         "cached and will not build again")
+        unfetched = [o.name for o in result.failed if o.detail.startswith(UNFETCHED)]
+        broken = [o.name for o in result.failed if o.name not in unfetched]
+        parts = []
+        if unfetched:
+            parts.append(f"{len(unfetched)} for want of a source that could not be fetched "
+                         f"({', '.join(unfetched)})")
+        if broken:
+            parts.append(f"{len(broken)} failed to build ({', '.join(broken)})")
+        skipped = sum(o.status == "skipped" for o in result.outcomes)
+        message = (f"{len(result.failed)} of {len(result.outcomes)} software failed: "
+                   + "; ".join(parts) + (f"; {skipped} skipped as they depend on them"
+                                         if skipped else ""))
+        hint = ("see the log tails above; fix and re-run: what was built is cached and will "
+                "not build again")
+        if unfetched and not broken:
+            hint = ("everything that needs none of those sources is built and cached; fetch "
+                    "them where their hosts answer (omnibus fetch, or --mirror), then re-run")
+        super().__init__(message, hint=hint)
         self.result = result
 
 

@@ -24,6 +24,8 @@ from builder.sources.fetchers import FetchedSource
 from builder.sources.fetchers.base import Report
 
 STATUS = "status"  # the report name of the overall progress line
+#: How a failure for want of a source starts its detail.
+UNFETCHED = "source not fetched: "
 
 
 def forced_set(graph: Graph, names: frozenset[str]) -> frozenset[str]:
@@ -119,8 +121,8 @@ def build_graph(graph: Graph, keys: Mapping[str, KeyRecord], image: str,
     run = _Run(graph, keys, image, settings, fetched, report, build)
     for name, why in (unfetched or {}).items():
         if not run.cache.has(keys[name].key):
-            run.outcomes[name] = BuildOutcome(name, "failed", detail=f"source not fetched: {why}")
-            report(name, f"FAILED: source not fetched: {why}")
+            run.outcomes[name] = BuildOutcome(name, "failed", detail=f"{UNFETCHED}{why}")
+            report(name, f"FAILED: {UNFETCHED}{why}")
     with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
         while len(run.outcomes) < len(graph.order):
             for name in run.ready():

@@ -81,3 +81,21 @@ def test_force_rebuilds_a_software_and_its_dependents(root, tmp_path):
     recorder = Recorder()
     run(graph, keys, tmp_path, recorder, force=forced_set(graph, frozenset({"liba"})))
     assert sorted(recorder.started) == ["app", "liba"]
+
+
+def test_an_unfetched_source_fails_its_software_and_everything_else_still_builds(root, tmp_path):
+    graph, keys = setup(root, tmp_path)
+    settings = BuildSettings(root=tmp_path, cache_dir=tmp_path / "cache", jobs=2)
+    recorder = Recorder()
+    outcomes = {o.name: o for o in build_graph(
+        graph, keys, "image", settings, {}, lambda *a, **k: None, build=recorder,
+        unfetched={"libb": "libb: host name does not resolve"})}
+    assert outcomes["libb"].status == "failed"
+    assert outcomes["libb"].detail == "source not fetched: libb: host name does not resolve"
+    assert outcomes["app"].status == "skipped"
+    assert sorted(recorder.started) == ["leaf", "liba", "zlib"]  # all that needs no libb
+    # an artifact already cached needs no source
+    again = {o.name: o for o in build_graph(
+        graph, keys, "image", settings, {}, lambda *a, **k: None, build=Recorder(),
+        unfetched={"zlib": "offline"})}
+    assert again["zlib"].status == "cached" and again["libb"].status == "built"
