@@ -9,9 +9,10 @@ mount namespace), omnibus mounted at $OMNIBUS_HOME, against a remote artifact ca
 over docker's bridge.
 
 Time on this 2-core machine: listing ~4 s, the facts job ~4 s; the package job builds ~30
-software: cold about 20 minutes, warm (the remote cache pre-filled from this checkout's
-cache/artifacts, as after any `./dev build`, and the job's sources cache from its
-cache/downloads) about a minute and a half. Skipped, with the
+software: cold (the first run on a machine: an empty remote cache) about 20 minutes, warm
+(the remote cache, REMOTE_STORE, kept from an earlier run or pre-filled from this checkout's
+cache/artifacts, as after any `./dev build`) about a minute and a half. The job's sources
+cache is what `omnibus fetch gitlab-local` on the host puts in cache/downloads. Skipped, with the
 reason, without a Node.js >= 20 or the client (./dev test installs both).
 """
 
@@ -39,6 +40,10 @@ PACKAGE_JOB = f"package:{PROJECT}:debian-12:amd64"
 #: What $CI_REGISTRY_IMAGE is in these runs: a local name, never a registry's.
 LOCAL_IMAGES = "omnibus-ci-local"
 PYTHON_HOME = Path(os.path.realpath(sys.base_prefix))
+#: The remote artifact cache the package job uses, kept between test runs as a CI's cache
+#: server keeps it: the first run on a machine builds cold, later ones find the artifacts.
+REMOTE_STORE = Path(os.environ.get("OMNIBUS_TEST_REMOTE_STORE")
+                    or "/var/cache/omnibus-tests/remote-cache")
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +104,12 @@ exec {shutil.which('docker')} "$@"
 
 
 def _prefill_sources(checkout: Path) -> None:
-    """This checkout's downloads as the job's `sources-$OMNIBUS_SOURCES_KEY` cache, as an
-    earlier pipeline with the same locks left it (every build fetches all its sources first,
-    and the builder container reaches no source host here)."""
+    """The job's `sources-$OMNIBUS_SOURCES_KEY` cache, as an earlier pipeline with the same
+    locks left it: fetched here on the host first (every build fetches all its sources
+    first, and the builder container reaches no source host here)."""
+    fetched = subprocess.run([str(gcl.OMNIBUS), "fetch", PROJECT, "--root", str(REPO)],
+                             capture_output=True, text=True, timeout=1800)
+    assert fetched.returncode == 0, fetched.stdout[-2000:] + fetched.stderr[-2000:]
     key = (checkout / "build_facts/facts.env").read_text().split("=", 1)[1].strip()
     downloads = REPO / "cache" / "downloads"
     if downloads.is_dir():
@@ -111,15 +119,16 @@ def _prefill_sources(checkout: Path) -> None:
 
 
 def _prefill(store: Path) -> int:
-    """This checkout's built artifacts, as a shared cache would hold them."""
-    (store / "omnibus").mkdir(parents=True)
+    """The shared remote cache: the store (kept between runs, like a CI's cache server;
+    content-addressed, so an artifact found there is the one its key describes), plus this
+    checkout's built artifacts. Returns how many artifacts it holds before the job."""
+    (store / "omnibus").mkdir(parents=True, exist_ok=True)
     artifacts = REPO / "cache" / "artifacts"
-    count = 0
     for path in sorted(artifacts.glob("*")) if artifacts.is_dir() else []:
-        if path.suffix == ".json" or path.name.endswith(".tar.zst"):
-            shutil.copy(path, store / "omnibus" / path.name)
-            count += path.suffix == ".json"
-    return count
+        target = store / "omnibus" / path.name
+        if (path.suffix == ".json" or path.name.endswith(".tar.zst")) and not target.exists():
+            shutil.copy(path, target)
+    return len(list((store / "omnibus").glob("*.json")))
 
 
 def test_gitlab_ci_local_runs_the_facts_job_then_a_package_job(client, checkout, tmp_path):
@@ -132,8 +141,8 @@ def test_gitlab_ci_local_runs_the_facts_job_then_a_package_job(client, checkout,
     assert (checkout / "build_facts/facts.env").read_text().startswith("OMNIBUS_SOURCES_KEY=")
     image = _builder_image(checkout)
     _prefill_sources(checkout)
-    prefilled = _prefill(tmp_path / "store")
-    with gcl.http_store(tmp_path / "store", docker_bridge_gateway()) as (url, puts):
+    prefilled = _prefill(REMOTE_STORE)
+    with gcl.http_store(REMOTE_STORE, docker_bridge_gateway()) as (url, puts):
         started = time.monotonic()
         job = gcl.run(
             client, checkout, PACKAGE_JOB, "--pull-policy", "if-not-present",
