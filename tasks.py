@@ -215,6 +215,7 @@ def bench(c: Context) -> None:
     c.run(f"{VENV_BIN}/python bench/multiarch.py")
     c.run(f"{VENV_BIN}/python bench/package_speed.py")
     c.run(f"{VENV_BIN}/python bench/health_check_speed.py")
+    c.run(f"{VENV_BIN}/python bench/toolchains.py")
 
 
 @task(help={
