@@ -40,18 +40,22 @@ def _tags(section: Section, key: str) -> tuple[str, ...]:
     return tags
 
 
-def load_runner_tags(root: Path) -> RunnerTags:
-    file = root / RUNNERS_FILE
+def load_ci_file(root: Path, relative: str, needed_for: str) -> Section:
+    """One of the pipeline's data files under templates/ci/, which must exist."""
+    file = root / relative
     if not file.is_file():
-        raise DefinitionError(Location(file), "is missing: generated pipelines need the "
-                              "runner tags of each arch",
-                              hint="copy templates/ci/runners.yml from the repository")
-    section = Section(file, load_yaml_file(file))
+        raise DefinitionError(Location(file), f"is missing: generated pipelines need {needed_for}",
+                              hint=f"copy {relative} from the repository")
+    return Section(file, load_yaml_file(file))
+
+
+def load_runner_tags(root: Path) -> RunnerTags:
+    section = load_ci_file(root, str(RUNNERS_FILE), "the runner tags of each arch")
     section.allow(frozenset({"arches", "images", "tools"}))
     arches = section.section("arches", required=True)
     assert arches is not None  # required: a missing section raised instead
     arches.allow(frozenset(ARCHES))
     return RunnerTags(
-        file=file, arches=frozen_map({arch: _tags(arches, arch) for arch in arches.data}),
+        file=section.file, arches=frozen_map({arch: _tags(arches, arch) for arch in arches.data}),
         images=section.str_list("images"), tools=_tags(section, "tools"),
     )

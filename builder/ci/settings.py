@@ -8,10 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from builder.ci.runners import load_ci_file
 from builder.definitions.model import ARCHES, frozen_map
 from builder.definitions.strict import Section
-from builder.definitions.yamlfile import load_yaml_file
-from builder.errors import DefinitionError, Location
 
 RELEASE_FILE = Path("templates") / "ci" / "release.yml"
 
@@ -45,12 +44,9 @@ def _where(section: Section) -> Where:
 
 
 def load_release_settings(root: Path) -> ReleaseSettings:
-    file = root / RELEASE_FILE
-    if not file.is_file():
-        raise DefinitionError(Location(file), "is missing: generated pipelines need the "
-                              "release settings (assets, merge requests, images, tests)",
-                              hint="copy templates/ci/release.yml from the repository")
-    top = Section(file, load_yaml_file(file))
+    top = load_ci_file(root, str(RELEASE_FILE),
+                       "the release settings (assets, merge requests, images, tests)")
+    file = top.file
     top.allow(frozenset({"assets", "merge_request", "images", "package_test"}))
     assets = top.section("assets", required=True)
     merge_request = top.section("merge_request", required=True)

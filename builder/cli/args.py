@@ -207,25 +207,24 @@ def _add_toolchain_verbs(verbs: argparse._SubParsersAction) -> None:
         "the software that name them (`toolchains:`); never packaged. A build fetches what it "
         "needs by itself; --fetch does it ahead (e.g. before an --offline build).")
     toolchains.add_argument("names", nargs="*", metavar="NAME", help="only these (default: all)")
-    toolchains.add_argument("--arch", default=_host_arch(),
-                            help="amd64, arm64 or armhf (default: this machine's)")
     toolchains.add_argument("--fetch", action="store_true",
                             help="fetch, verify and unpack them for --arch")
-    toolchains.add_argument("--offline", action="store_true",
-                            help="use the download cache only")
-    _cache_options(toolchains)
-    _common(toolchains)
+    _toolchain_options(toolchains)
 
     path = verbs.add_parser(
         "toolchain-path", help="print where a toolchain is unpacked (fetching it if needed)",
         description="Print the directory builds see at the toolchain's mount point, e.g. "
         "`$(omnibus toolchain-path node)/bin/node` for this machine's arch.")
     path.add_argument("name", help="toolchain name (see `omnibus toolchains`)")
-    path.add_argument("--arch", default=_host_arch(),
-                      help="amd64, arm64 or armhf (default: this machine's)")
-    path.add_argument("--offline", action="store_true", help="use the download cache only")
-    _cache_options(path)
-    _common(path)
+    _toolchain_options(path)
+
+
+def _toolchain_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--arch", default=_host_arch(),
+                        help="amd64, arm64 or armhf (default: this machine's)")
+    parser.add_argument("--offline", action="store_true", help="use the download cache only")
+    _cache_options(parser)
+    _common(parser)
 
 
 def _add_publish_verb(verbs: argparse._SubParsersAction) -> None:
