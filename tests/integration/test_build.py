@@ -137,7 +137,7 @@ def test_undeclared_dependency_fails_its_build(toy, tmp_path):
     assert "hello failed: exit code 2 in step 1/2: make PREFIX=/opt/gitlab/embedded" in (
         result.stderr)
     assert "greet.h: No such file or directory" in result.stderr
-    assert "1 of 2 software failed to build: hello" in result.stderr
+    assert "1 of 2 software failed: 1 failed to build (hello)" in result.stderr
 
 
 def test_deleting_a_dependency_file_is_refused(toy, tmp_path):
