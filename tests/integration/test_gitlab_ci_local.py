@@ -162,7 +162,7 @@ def test_gitlab_ci_local_runs_the_facts_job_then_a_package_job(client, checkout,
     assert len(debs) == 1, sorted(p.name for p in out.iterdir()) if out.is_dir() else output[-3000:]
     metadata = json.loads((out / f"{debs[0].name}.metadata.json").read_text())
     assert metadata["platform"] == "debian-12"
-    assert {"postgresql-15", "nginx", "gitlab-ctl"} <= set(
+    assert {"postgresql-15", "nginx-debian", "gitlab-ctl"} <= set(
         metadata["version_manifest"]["software"])
     listing = subprocess.run(["dpkg-deb", "-c", str(debs[0])], capture_output=True,
                              text=True).stdout
