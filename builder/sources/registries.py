@@ -20,7 +20,7 @@ APT_SOURCES = Path("/etc/apt")
 
 
 def apt_mirrors(apt_dir: Path = APT_SOURCES) -> list[str]:
-    """The http(s) URIs of apt's `deb` entries, in the order apt reads them."""
+    """The http(s) URIs of apt's enabled `deb` entries (deb822 files first), each once."""
     found = [uri for entry in configured_entries(apt_dir) if "deb" in entry.types
              for uri in entry.uris if uri.startswith(("http://", "https://"))]
     return list(dict.fromkeys(found))
