@@ -162,3 +162,16 @@ def test_only_cuts_the_graph_to_a_software_and_its_dependencies_with_the_same_ke
     assert set(graph.only(["app"]).toolchains) == {"go"}
     full, part = compute_keys(graph, root.path), compute_keys(cut, root.path)
     assert part["liba"].key == full["liba"].key
+
+
+def test_an_offline_toolchain_not_yet_fetched_is_named_with_what_to_run(root, tmp_path):
+    from builder.errors import FetchError
+    from builder.sources.toolchains import ensure_toolchain
+
+    catalog = catalog_with_go(root)
+    with pytest.raises(FetchError) as caught:
+        ensure_toolchain(tmp_path / "cache", catalog.toolchains["go"], "amd64", offline=True)
+    assert "toolchain go 1.24.4: golang-1.24-go_1.24.4-1_amd64.deb is not in the download " \
+        "cache" in caught.value.message
+    assert "omnibus toolchains --fetch" in caught.value.hint
+    assert not (tmp_path / "cache" / "toolchains").exists()  # nothing half-made
