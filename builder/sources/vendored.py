@@ -117,7 +117,10 @@ def _fetch_yarn(software: Software, context: FetchContext,
             raise SourceUnavailable(software.name, [f"npm packages not cached: "
                                                     f"{', '.join(missing[:5])}"], offline=True)
         return
-    context.report(software.name, f"fetching {len(entries)} npm packages of its yarn.lock")
+    missing = sum(not (mirror / e.mirror_name).is_file() for e in entries)
+    if missing:
+        context.report(software.name, f"fetching {missing} of the {len(entries)} npm packages "
+                                      "of its yarn.lock")
     try:
         npm.fetch_lockfile(entries, mirror, npm.configured_registry())
     except FetchError as error:
