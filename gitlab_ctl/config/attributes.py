@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitlab_ctl.config.external_url import UrlError, parse_url, url_hint
+from gitlab_ctl.config.nginx_sites import resolve_gitlab_site, resolve_sites
 from gitlab_ctl.config.reader import ConfigError
 from gitlab_ctl.config.schema import load_schema
 
@@ -61,6 +62,7 @@ def _fill(section: dict[str, Any], values: Mapping[str, Any]) -> None:
 
 def resolve_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
     attributes = deep_merge(load_defaults(), settings)
+    resolve_gitlab_site(attributes)
     if attributes.get("external_url") is not None:
         url = parse_external_url(attributes["external_url"])
         _fill(attributes["gitlab_rails"], url)
@@ -68,6 +70,7 @@ def resolve_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
                                     "listen_https": url["gitlab_https"]})
         _fill(attributes["gitlab_rails"], {"gitlab_email_from": f"gitlab@{url['gitlab_host']}"})
     _registry_from_url(attributes)
+    resolve_sites(attributes)
     roles_given = bool(attributes.get("roles")) or any(
         isinstance(v, Mapping) and v.get("enable") for k, v in attributes.items()
         if k.endswith("_role"))

@@ -1,5 +1,5 @@
-"""external_url and registry_external_url as omnibus-gitlab reads them: scheme, host, port
-and relative URL, or an error saying what is wrong with the value."""
+"""external_url and the other sites' URLs (registry, Pages, KAS, Mattermost) as omnibus-gitlab
+reads them: scheme, host, port and relative URL, or an error saying what is wrong."""
 
 from __future__ import annotations
 
@@ -19,8 +19,18 @@ class UrlError(GitlabCtlError, ValueError):
         super().__init__("", message)
 
 
-def parse_url(url: Any) -> dict[str, Any]:
-    """Host, port, https and relative URL of an http(s) URL; UrlError otherwise."""
+#: The schemes each URL setting takes, plain then TLS (KAS is reached over websockets).
+SCHEMES: dict[str, tuple[str, str]] = {"gitlab_kas_external_url": ("ws", "wss")}
+#: The example each URL setting's hint shows.
+EXAMPLES = {"registry_external_url": "https://registry.gitlab.example.test",
+            "pages_external_url": "https://pages.gitlab.example.test",
+            "gitlab_kas_external_url": "wss://kas.gitlab.example.test",
+            "mattermost_external_url": "https://mattermost.gitlab.example.test"}
+
+
+def parse_url(url: Any, name: str = "external_url") -> dict[str, Any]:
+    """Host, port, https and relative URL of a URL in one of `name`'s schemes (http and
+    https, or ws and wss for KAS); UrlError otherwise."""
     if url is None or url == "":
         raise UrlError("is not set")
     if not isinstance(url, str):
@@ -30,16 +40,17 @@ def parse_url(url: Any) -> dict[str, Any]:
         port = parts.port
     except ValueError as error:
         raise UrlError(f"'{excerpt(url)}' is not a valid URL ({error})") from None
-    if parts.scheme and parts.hostname and parts.scheme not in ("http", "https"):
-        raise UrlError(f"Unsupported external URL scheme: {excerpt(parts.scheme)}")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    plain, tls = SCHEMES.get(name, ("http", "https"))
+    if parts.scheme and parts.hostname and parts.scheme not in (plain, tls):
+        raise UrlError(f"Unsupported external URL scheme: {excerpt(parts.scheme)} "
+                       f"({plain} or {tls})")
+    if parts.scheme not in (plain, tls) or not parts.hostname:
         raise UrlError(f"'{excerpt(url)}': GitLab external URL must include a schema and FQDN")
-    https = parts.scheme == "https"
+    https = parts.scheme == tls
     relative = parts.path.rstrip("/")
     return {"gitlab_host": parts.hostname, "gitlab_port": port or (443 if https else 80),
             "gitlab_https": https, "gitlab_relative_url": relative or None}
 
 
 def url_hint(name: str) -> str:
-    host = "registry.example.com" if name.startswith("registry") else "gitlab.example.com"
-    return f"e.g. {name} 'https://{host}'"
+    return f"e.g. {name} '{EXAMPLES.get(name, 'https://gitlab.example.com')}'"

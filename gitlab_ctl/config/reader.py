@@ -28,7 +28,8 @@ ENV_CONFIG = "GITLAB_OMNIBUS_CONFIG"
 #: (name, *keys) of a setting -> where it was last set, 'FILE:LINE' or 'GITLAB_OMNIBUS_CONFIG:LINE'
 Locations = dict[tuple[str, ...], str]
 #: Settings whose value is a URL, checked here where their line is known.
-URL_SETTINGS = ("external_url", "registry_external_url")
+URL_SETTINGS = ("external_url", "registry_external_url", "pages_external_url",
+                "gitlab_kas_external_url", "mattermost_external_url")
 
 
 class ConfigError(GitlabCtlError):
@@ -132,13 +133,13 @@ def _parse_into(text: str, source: str, settings: dict[str, Any],
 
 
 def _check_urls(settings: Mapping[str, Any], locations: Locations, source: str) -> None:
-    """external_url and registry_external_url, refused here with the line that set them
+    """The external URLs, refused here with the line that set them
     (attributes derives from them later, when that line is no longer known)."""
     for name in URL_SETTINGS:
         if settings.get(name) is None:
             continue
         try:
-            parse_url(settings[name])
+            parse_url(settings[name], name)
         except UrlError as error:
             raise ConfigError(locations.get((name,), source), f"{name}: {error.message}",
                               hint=url_hint(name)) from error

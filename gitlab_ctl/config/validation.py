@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gitlab_ctl.config.gitlabrb_limits import excerpt
+from gitlab_ctl.config.nginx_sites import check_newer_styles
 from gitlab_ctl.config.reader import ConfigError
 from gitlab_ctl.config.schema import TOP_LEVEL, Schema, Setting, load_schema
 from gitlab_ctl.config.setting_names import ROLES
@@ -106,6 +107,7 @@ def validate(attributes: Mapping[str, Any], settings: Mapping[str, Any], lines: 
     check, schema = Checker(attributes, lines, source), load_schema()
     _check_roles(check)
     _check_enable_flags(check, schema)
+    styles = check_newer_styles(settings, schema, lines, str(source))  # names the newer key
     _check_declared(check, schema)
     _check_related(check)
-    return unused_settings(settings, lines, source)
+    return styles + unused_settings(settings, lines, source)

@@ -1,5 +1,6 @@
-"""nginx: the main config, the GitLab vhost proxying to gitlab-workhorse's socket, and a
-status server on localhost; a changed config is reloaded (HUP), never a restart."""
+"""nginx: the main config, the GitLab vhost proxying to gitlab-workhorse's socket, the other
+sites' server blocks (nginx_sites), and a status server on localhost; a changed config is
+reloaded (HUP), never a restart."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from gitlab_ctl.engine.resources import Directory, File, Group, Link, User
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.services.configcheck import ConfigCheck
+from gitlab_ctl.services.nginx_sites import site_files
 
 CERTIFICATE_HINT = (
     "an https external_url needs a certificate and its key: put them at the paths nginx "
@@ -45,6 +47,7 @@ def configure(context: Context) -> list:
                          "nginx/gitlab-workhorse-upstream.conf.j2", notifies=notify, **values),
         context.template(conf / "service_conf" / "gitlab-rails.conf",
                          "nginx/gitlab-rails.conf.j2", notifies=notify, **values),
+        *site_files(context, conf, notify),
     )
     return [
         Group(www["group"]),

@@ -1,7 +1,7 @@
 """GitLab's container registry (off unless registry_external_url or registry['enable'] is
 set): the registry account, its directory and storage, config.yml, the key pair GitLab signs
-registry tokens with, and its runit service. The nginx vhost in front of it is not written
-yet: the registry listens on registry_http_addr (127.0.0.1:5000) only."""
+registry tokens with, and its runit service. It listens on registry_http_addr (127.0.0.1:5000);
+nginx's server block in front of it is written by services/nginx_sites."""
 
 from __future__ import annotations
 

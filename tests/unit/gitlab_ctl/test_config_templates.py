@@ -19,6 +19,11 @@ from tests.conftest import REPO
 
 GOLDEN = REPO / "tests" / "golden" / "config"
 EXTERNAL_URL = "http://gitlab.example.test"
+#: Every site besides GitLab's, so that nginx/site.conf.j2 is rendered for each.
+SITE_URLS = {"registry_external_url": "https://registry.example.test",
+             "pages_external_url": "http://pages.example.test",
+             "gitlab_kas_external_url": "wss://kas.example.test",
+             "mattermost_external_url": "https://mattermost.example.test"}
 SIGNING_KEY = ("-----BEGIN RSA PRIVATE KEY-----\nTEST-SIGNING-KEY-NOT-A-REAL-KEY-0123456789\n"
                "-----END RSA PRIVATE KEY-----\n")
 
@@ -88,5 +93,6 @@ def test_every_template_is_rendered_by_some_service(monkeypatch):
 
     monkeypatch.setattr(Context, "render", recording)
     service_files(make_context())
+    service_files(make_context(SITE_URLS))
     templates = {str(p.relative_to(TEMPLATES_DIR)) for p in TEMPLATES_DIR.rglob("*.j2")}
     assert templates - used == set()
