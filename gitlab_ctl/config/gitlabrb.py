@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from gitlab_ctl.config import git_data_dirs
 from gitlab_ctl.config.gitlabrb_lexer import (
     SHELL_HINT,
     Interpolation,
@@ -35,6 +36,7 @@ from gitlab_ctl.config.gitlabrb_limits import (
     string_too_long,
     too_deep,
 )
+from gitlab_ctl.config.gitlabrb_node import default_facts, node_value
 from gitlab_ctl.config.gitlabrb_values import (
     Budget,
     arithmetic,
@@ -59,7 +61,8 @@ __all__ = ["CALL_SETTINGS", "HASH_SETTINGS", "KNOWN_SETTINGS", "ROLES", "GitlabR
 _REFUSED = {"`": "shell commands (backticks)", "$": "global variables", "@": "instance variables",
             ".": "method calls", "{": "blocks"}
 _KEYWORDS = {"true": True, "false": False, "nil": None}
-_LITERALS = ("int", "float", "sq", "symbol", "words")
+_LITERALS = ("int", "float", "symbol", "words")
+_STRINGS = ("sq", "dq")  # adjacent ones make one string, as in Ruby
 _KEY_TOKENS = ("sq", "dq", "symbol", "int")
 _READERS = ("node", "Gitlab")  # node[...] answers facts, Gitlab[...] any setting
 
@@ -170,19 +173,39 @@ class _Parser:
             check_depth(value, MAX_DEPTH - len(keys), token.line)
             _assign(self.settings, name, keys, value, token.line)
             self.lines[(name, *keys)] = token.line
-        elif name in CALL_SETTINGS:  # `roles ['a']` is a call with an array, never a key
-            parenthesised = _is(self.peek(), "(")
-            if parenthesised:
-                self.take()
-            value = self.expression()
+        elif name in CALL_SETTINGS or name == git_data_dirs.NAME:
+            value = self.call_argument()  # `roles ['a']` is a call with an array, not a key
             check_depth(value, MAX_DEPTH, token.line)
+            if name == git_data_dirs.NAME:
+                git_data_dirs.check(value, token.line)
             self.settings[name] = value
             self.lines[(name,)] = token.line
-            if parenthesised:
-                self.expect(")")
         else:
             raise GitlabRbError(token.line, f"'{name}' is set as {name}['key'] = value",
                                 hint=f"e.g. {name}['enable'] = true")
+
+    def call_argument(self) -> Any:
+        """`name value` or `name(value)`; a hash's braces may be left out, as in Ruby:
+        `git_data_dirs "default" => { "path" => "/data" }`."""
+        parenthesised = _is(self.peek(), "(")
+        if parenthesised:
+            self.take()
+            self.skip_newlines()
+        if self.pair_ahead():
+            self.budget.charge(CONTAINER_COST, self.peek().line)
+            value: Any = {}
+            while True:
+                key, value[key] = self.pair()
+                if not _is(self.peek(), ","):
+                    break
+                self.take()
+                self.skip_newlines()
+        else:
+            value = self.expression()
+        if parenthesised:
+            self.skip_newlines()
+            self.expect(")")
+        return value
 
     def subscripts(self) -> list[str]:
         keys: list[str] = []
@@ -227,8 +250,12 @@ class _Parser:
         if token.kind in _LITERALS or (token.kind == "name" and token.text in _KEYWORDS):
             value = _KEYWORDS[token.text] if token.kind == "name" else token.value
             return plain(value, self.budget, token.line)
-        if token.kind == "dq":
-            return self.interpolate(token)
+        if token.kind in _STRINGS:
+            return self.strings(token)
+        if token.kind == "heredoc":
+            return self.text_of(token.value, token.line)
+        if token.kind == "dwords":
+            return [self.text_of(word, token.line) for word in token.value]
         if token.kind == "op" and token.text in ("[", "{", "("):
             with self.nested(token.line):
                 return self.bracketed(token)
@@ -306,8 +333,11 @@ class _Parser:
 
     def lookup(self, name: str, keys: list[str], line: int) -> Any:
         """A copy of what `name[keys...]` holds (nil if nothing), counted as new values."""
-        source = {"node": self.facts, "Gitlab": self.settings}.get(name)
-        found = _lookup(self.settings.get(name, {}) if source is None else source, keys)
+        if name == "node":
+            found = node_value(self.facts, keys, line, _section_defaults)
+        else:
+            source = self.settings if name == "Gitlab" else self.settings.get(name, {})
+            found = _lookup(source, keys)
         return plain(found, self.budget, line)
 
     def yaml_heredoc(self, token: Token) -> Any:
@@ -319,11 +349,26 @@ class _Parser:
                                 hint="write the YAML in a heredoc: YAML.load <<-'EOS'")
         body = self.take()
         try:
-            data, _node = safe_yaml.load(body.value)
+            data, _node = safe_yaml.load(self.text_of(body.value, body.line))
         except safe_yaml.YamlError as error:
             raise GitlabRbError(body.line + error.line, f"in the YAML heredoc: {error.message}",
                                 error.hint) from error
         return plain(data, self.budget, body.line)
+
+    def strings(self, token: Token) -> str:
+        """A string literal, and those right after it: "a" 'b' is "ab" in Ruby."""
+        text = self.text_of(token.value, token.line)
+        while self.peek().kind in _STRINGS:
+            following = self.take()
+            text = arithmetic("+", following.line, text,
+                              self.text_of(following.value, following.line), self.budget)
+        return text
+
+    def text_of(self, value: str | tuple[Any, ...], line: int) -> str:
+        """A string's text: as written ('...'), or its parts interpolated ("...")."""
+        if isinstance(value, str):
+            return plain(value, self.budget, line)
+        return self.interpolate(Token("dq", "", line, value))
 
     def interpolate(self, token: Token) -> str:
         pieces, size = [], 0
@@ -391,6 +436,12 @@ def _bare_name(token: Token, after: Token) -> GitlabRbError:
                          "false and nil")
 
 
+def _section_defaults() -> Mapping[str, Any]:
+    from gitlab_ctl.config.schema import load_schema  # only for node['gitlab'][...]
+
+    return load_schema().defaults()
+
+
 def _lookup(mapping: Any, keys: list[str]) -> Any:
     for key in keys:
         if not isinstance(mapping, Mapping):
@@ -448,7 +499,8 @@ def parse_gitlab_rb_into(text: str, settings: dict[str, Any],
     """Apply `text` on top of `settings` (as Ruby would run it after what made them); the
     line each (name, *keys) was set on. On an error `settings` may be half-applied."""
     _check_source(text)
-    parser = _Parser(_Stream(tokens(text.removeprefix("\ufeff"))), settings,
-                     dict(facts or {}), Budget())
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")  # as Ruby reads CRLF lines
+    parser = _Parser(_Stream(tokens(text)), settings,
+                     default_facts() if facts is None else facts, Budget())
     parser.parse()
     return parser.lines

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gitlab_ctl.config import git_data_dirs
 from gitlab_ctl.config.gitlabrb_limits import excerpt
 from gitlab_ctl.config.reader import ConfigError
 from gitlab_ctl.config.schema import TOP_LEVEL, Schema, Setting, load_schema
@@ -108,4 +109,6 @@ def validate(attributes: Mapping[str, Any], settings: Mapping[str, Any], lines: 
     _check_enable_flags(check, schema)
     _check_declared(check, schema)
     _check_related(check)
-    return unused_settings(settings, lines, source)
+    deprecated = [git_data_dirs.deprecation(lines.get((git_data_dirs.NAME,)) or str(source))
+                  ] if git_data_dirs.NAME in settings else []
+    return deprecated + unused_settings(settings, lines, source)
