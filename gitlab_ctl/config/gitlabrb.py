@@ -3,10 +3,12 @@
 Accepted, as in omnibus-gitlab's template: `x['a']['b'] = value`; call forms such as
 `external_url 'http://...'` and `roles ['a_role']`; strings in single or double quotes, with
 Ruby's escapes and `#{...}` of a plain reference (`node['fqdn']`, `node['hostname']`,
-`node['package']['install-dir']`, settings already made); integers (with `_`), floats,
-true/false/nil, arrays (ending, as in Ruby, with `'k' => v` pairs that make a hash), `%w()`,
-hashes with `=>` or symbol keys (`key: v`, `'key': v`), symbols, `+ - * /` on numbers,
-parentheses, multi-line values, comments, and `YAML.load <<-'EOS'` heredocs. Nothing is
+`node['package']['install-dir']`, settings already made), adjacent strings ("a" 'b');
+heredocs (<<EOS, <<-EOS, <<~EOS, several on a line); %w %i %W %I %q %Q %() with any
+delimiter; integers (with `_`), floats, true/false/nil, arrays (ending, as in Ruby, with
+`'k' => v` pairs that make a hash), hashes with `=>` or symbol keys (`key: v`, `'key': v`),
+symbols, `+ - * /` on numbers, parentheses, multi-line values, comments, `YAML.load` of a
+heredoc, git_data_dirs(...) (see git_data_dirs.py), a byte-order mark and CRLF lines. Nothing is
 ever evaluated: anything else (method calls, backticks, `system`, `File.read`, ...) is
 refused with its line number, and so is anything past the limits of gitlabrb_limits.
 """
@@ -28,10 +30,9 @@ from gitlab_ctl.config.gitlabrb_lexer import (
 from gitlab_ctl.config.gitlabrb_limits import (
     CONTAINER_COST,
     MAX_DEPTH,
-    MAX_SOURCE_BYTES,
     MAX_STRING_CHARS,
-    MIB,
     GitlabRbError,
+    check_source,
     excerpt,
     string_too_long,
     too_deep,
@@ -406,13 +407,15 @@ class _Parser:
 def _run_on(prior: Token | None, token: Token) -> GitlabRbError | None:
     """A string or %w list spanning lines, then an error on the line it ends on: most likely
     its closing quote or bracket is missing, and it swallowed what came next."""
-    if (prior is None or prior.kind not in ("sq", "dq", "words")
+    if (prior is None or prior.kind not in ("sq", "dq", "words", "dwords")
             or prior.end_line <= prior.line or token.line != prior.end_line):
         return None
-    if prior.kind == "words":
-        closer = {"(": ")", "[": "]", "{": "}", "<": ">"}.get(prior.text[2], prior.text[2])
-        return GitlabRbError(prior.line, f"unterminated word list {prior.text[:3]}: it runs "
-                             f"on to line {prior.end_line}", hint=f"close it with {closer}")
+    if prior.text.startswith("%"):
+        start = prior.text[:3] if prior.text[1:2].isalpha() else prior.text[:2]
+        what = "string" if prior.kind in ("sq", "dq") else "word list"
+        closer = {"(": ")", "[": "]", "{": "}", "<": ">"}.get(start[-1], start[-1])
+        return GitlabRbError(prior.line, f"unterminated {what} {start}: it runs on to line "
+                             f"{prior.end_line}", hint=f"close it with {closer}")
     quote = prior.text[0]
     return GitlabRbError(prior.line, f"unterminated string: it runs on to line "
                          f"{prior.end_line}", hint=f"close it with {quote} (a quote inside it "
@@ -463,25 +466,6 @@ def _assign(settings: dict[str, Any], name: str, keys: list[str], value: Any,
     node[keys[-1]] = value
 
 
-def _check_source(text: str) -> None:
-    """At most MAX_SOURCE_BYTES of UTF-8 (GITLAB_OMNIBUS_CONFIG may carry undecodable bytes
-    as surrogates)."""
-    if len(text) <= MAX_SOURCE_BYTES:
-        try:
-            size = len(text.encode("utf-8"))
-        except UnicodeEncodeError as error:
-            code = ord(text[error.start])
-            what = (f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF
-                    else f"U+{code:04X}")
-            raise GitlabRbError(text.count("\n", 0, error.start) + 1, f"is not valid UTF-8 "
-                                f"({what})", hint="save it as UTF-8") from None
-        if size <= MAX_SOURCE_BYTES:
-            return
-    raise GitlabRbError(text.count("\n", 0, MAX_SOURCE_BYTES) + 1, "is larger than "
-                        f"{MAX_SOURCE_BYTES // MIB} MiB", hint="a gitlab.rb is far smaller: "
-                        "check that this is the right file")
-
-
 def parse_gitlab_rb(text: str, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The settings gitlab.rb makes, as plain data. `facts` answers `node['...']`."""
     return parse_gitlab_rb_lines(text, facts)[0]
@@ -498,7 +482,7 @@ def parse_gitlab_rb_into(text: str, settings: dict[str, Any],
                          facts: Mapping[str, Any] | None = None) -> dict[tuple[str, ...], int]:
     """Apply `text` on top of `settings` (as Ruby would run it after what made them); the
     line each (name, *keys) was set on. On an error `settings` may be half-applied."""
-    _check_source(text)
+    check_source(text)
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")  # as Ruby reads CRLF lines
     parser = _Parser(_Stream(tokens(text)), settings,
                      default_facts() if facts is None else facts, Budget())
