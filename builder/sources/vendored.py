@@ -111,16 +111,15 @@ def fetch_vendored(software: Software, context: FetchContext) -> None:
 def _fetch_yarn(software: Software, context: FetchContext,
                 entries: list[npm.LockEntry]) -> None:
     mirror = context.cache_dir / NPM_CACHE
+    missing = [e.mirror_name for e in entries if not (mirror / e.mirror_name).is_file()]
     if context.offline:
-        missing = [e.mirror_name for e in entries if not (mirror / e.mirror_name).is_file()]
         if missing:
             raise SourceUnavailable(software.name, [f"npm packages not cached: "
                                                     f"{', '.join(missing[:5])}"], offline=True)
         return
-    missing = sum(not (mirror / e.mirror_name).is_file() for e in entries)
     if missing:
-        context.report(software.name, f"fetching {missing} of the {len(entries)} npm packages "
-                                      "of its yarn.lock")
+        context.report(software.name, f"fetching {len(missing)} of the {len(entries)} npm "
+                                      "packages of its yarn.lock")
     try:
         npm.fetch_lockfile(entries, mirror, npm.configured_registry())
     except FetchError as error:

@@ -8,6 +8,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from gitlab_ctl.config import git_data_dirs
 from gitlab_ctl.config.external_url import UrlError, parse_url, url_hint
 from gitlab_ctl.config.nginx_sites import resolve_gitlab_site, resolve_sites
 from gitlab_ctl.config.reader import ConfigError
@@ -71,6 +72,9 @@ def resolve_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
         _fill(attributes["gitlab_rails"], {"gitlab_email_from": f"gitlab@{url['gitlab_host']}"})
     _registry_from_url(attributes)
     resolve_sites(attributes)
+    storages = git_data_dirs.storages(settings)
+    if storages is not None:
+        attributes.setdefault("gitaly", {}).setdefault("configuration", {})["storage"] = storages
     roles_given = bool(attributes.get("roles")) or any(
         isinstance(v, Mapping) and v.get("enable") for k, v in attributes.items()
         if k.endswith("_role"))

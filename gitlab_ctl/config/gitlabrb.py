@@ -3,10 +3,12 @@
 Accepted, as in omnibus-gitlab's template: `x['a']['b'] = value`; call forms such as
 `external_url 'http://...'` and `roles ['a_role']`; strings in single or double quotes, with
 Ruby's escapes and `#{...}` of a plain reference (`node['fqdn']`, `node['hostname']`,
-`node['package']['install-dir']`, settings already made); integers (with `_`), floats,
-true/false/nil, arrays (ending, as in Ruby, with `'k' => v` pairs that make a hash), `%w()`,
-hashes with `=>` or symbol keys (`key: v`, `'key': v`), symbols, `+ - * /` on numbers,
-parentheses, multi-line values, comments, and `YAML.load <<-'EOS'` heredocs. Nothing is
+`node['package']['install-dir']`, settings already made), adjacent strings ("a" 'b');
+heredocs (<<EOS, <<-EOS, <<~EOS, several on a line); %w %i %W %I %q %Q %() with any
+delimiter; integers (with `_`), floats, true/false/nil, arrays (ending, as in Ruby, with
+`'k' => v` pairs that make a hash), hashes with `=>` or symbol keys (`key: v`, `'key': v`),
+symbols, `+ - * /` on numbers, parentheses, multi-line values, comments, `YAML.load` of a
+heredoc, git_data_dirs(...) (see git_data_dirs.py), a byte-order mark and CRLF lines. Nothing is
 ever evaluated: anything else (method calls, backticks, `system`, `File.read`, ...) is
 refused with its line number, and so is anything past the limits of gitlabrb_limits.
 """
@@ -17,6 +19,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from gitlab_ctl.config import git_data_dirs
 from gitlab_ctl.config.gitlabrb_lexer import (
     SHELL_HINT,
     Interpolation,
@@ -27,14 +30,14 @@ from gitlab_ctl.config.gitlabrb_lexer import (
 from gitlab_ctl.config.gitlabrb_limits import (
     CONTAINER_COST,
     MAX_DEPTH,
-    MAX_SOURCE_BYTES,
     MAX_STRING_CHARS,
-    MIB,
     GitlabRbError,
+    check_source,
     excerpt,
     string_too_long,
     too_deep,
 )
+from gitlab_ctl.config.gitlabrb_node import default_facts, node_value
 from gitlab_ctl.config.gitlabrb_values import (
     Budget,
     arithmetic,
@@ -59,7 +62,8 @@ __all__ = ["CALL_SETTINGS", "HASH_SETTINGS", "KNOWN_SETTINGS", "ROLES", "GitlabR
 _REFUSED = {"`": "shell commands (backticks)", "$": "global variables", "@": "instance variables",
             ".": "method calls", "{": "blocks"}
 _KEYWORDS = {"true": True, "false": False, "nil": None}
-_LITERALS = ("int", "float", "sq", "symbol", "words")
+_LITERALS = ("int", "float", "symbol", "words")
+_STRINGS = ("sq", "dq")  # adjacent ones make one string, as in Ruby
 _KEY_TOKENS = ("sq", "dq", "symbol", "int")
 _READERS = ("node", "Gitlab")  # node[...] answers facts, Gitlab[...] any setting
 
@@ -170,19 +174,39 @@ class _Parser:
             check_depth(value, MAX_DEPTH - len(keys), token.line)
             _assign(self.settings, name, keys, value, token.line)
             self.lines[(name, *keys)] = token.line
-        elif name in CALL_SETTINGS:  # `roles ['a']` is a call with an array, never a key
-            parenthesised = _is(self.peek(), "(")
-            if parenthesised:
-                self.take()
-            value = self.expression()
+        elif name in CALL_SETTINGS or name == git_data_dirs.NAME:
+            value = self.call_argument()  # `roles ['a']` is a call with an array, not a key
             check_depth(value, MAX_DEPTH, token.line)
+            if name == git_data_dirs.NAME:
+                git_data_dirs.check(value, token.line)
             self.settings[name] = value
             self.lines[(name,)] = token.line
-            if parenthesised:
-                self.expect(")")
         else:
             raise GitlabRbError(token.line, f"'{name}' is set as {name}['key'] = value",
                                 hint=f"e.g. {name}['enable'] = true")
+
+    def call_argument(self) -> Any:
+        """`name value` or `name(value)`; a hash's braces may be left out, as in Ruby:
+        `git_data_dirs "default" => { "path" => "/data" }`."""
+        parenthesised = _is(self.peek(), "(")
+        if parenthesised:
+            self.take()
+            self.skip_newlines()
+        if self.pair_ahead():
+            self.budget.charge(CONTAINER_COST, self.peek().line)
+            value: Any = {}
+            while True:
+                key, value[key] = self.pair()
+                if not _is(self.peek(), ","):
+                    break
+                self.take()
+                self.skip_newlines()
+        else:
+            value = self.expression()
+        if parenthesised:
+            self.skip_newlines()
+            self.expect(")")
+        return value
 
     def subscripts(self) -> list[str]:
         keys: list[str] = []
@@ -227,8 +251,12 @@ class _Parser:
         if token.kind in _LITERALS or (token.kind == "name" and token.text in _KEYWORDS):
             value = _KEYWORDS[token.text] if token.kind == "name" else token.value
             return plain(value, self.budget, token.line)
-        if token.kind == "dq":
-            return self.interpolate(token)
+        if token.kind in _STRINGS:
+            return self.strings(token)
+        if token.kind == "heredoc":
+            return self.text_of(token.value, token.line)
+        if token.kind == "dwords":
+            return [self.text_of(word, token.line) for word in token.value]
         if token.kind == "op" and token.text in ("[", "{", "("):
             with self.nested(token.line):
                 return self.bracketed(token)
@@ -306,8 +334,11 @@ class _Parser:
 
     def lookup(self, name: str, keys: list[str], line: int) -> Any:
         """A copy of what `name[keys...]` holds (nil if nothing), counted as new values."""
-        source = {"node": self.facts, "Gitlab": self.settings}.get(name)
-        found = _lookup(self.settings.get(name, {}) if source is None else source, keys)
+        if name == "node":
+            found = node_value(self.facts, keys, line, _section_defaults)
+        else:
+            source = self.settings if name == "Gitlab" else self.settings.get(name, {})
+            found = _lookup(source, keys)
         return plain(found, self.budget, line)
 
     def yaml_heredoc(self, token: Token) -> Any:
@@ -319,11 +350,26 @@ class _Parser:
                                 hint="write the YAML in a heredoc: YAML.load <<-'EOS'")
         body = self.take()
         try:
-            data, _node = safe_yaml.load(body.value)
+            data, _node = safe_yaml.load(self.text_of(body.value, body.line))
         except safe_yaml.YamlError as error:
             raise GitlabRbError(body.line + error.line, f"in the YAML heredoc: {error.message}",
                                 error.hint) from error
         return plain(data, self.budget, body.line)
+
+    def strings(self, token: Token) -> str:
+        """A string literal, and those right after it: "a" 'b' is "ab" in Ruby."""
+        text = self.text_of(token.value, token.line)
+        while self.peek().kind in _STRINGS:
+            following = self.take()
+            text = arithmetic("+", following.line, text,
+                              self.text_of(following.value, following.line), self.budget)
+        return text
+
+    def text_of(self, value: str | tuple[Any, ...], line: int) -> str:
+        """A string's text: as written ('...'), or its parts interpolated ("...")."""
+        if isinstance(value, str):
+            return plain(value, self.budget, line)
+        return self.interpolate(Token("dq", "", line, value))
 
     def interpolate(self, token: Token) -> str:
         pieces, size = [], 0
@@ -361,13 +407,15 @@ class _Parser:
 def _run_on(prior: Token | None, token: Token) -> GitlabRbError | None:
     """A string or %w list spanning lines, then an error on the line it ends on: most likely
     its closing quote or bracket is missing, and it swallowed what came next."""
-    if (prior is None or prior.kind not in ("sq", "dq", "words")
+    if (prior is None or prior.kind not in ("sq", "dq", "words", "dwords")
             or prior.end_line <= prior.line or token.line != prior.end_line):
         return None
-    if prior.kind == "words":
-        closer = {"(": ")", "[": "]", "{": "}", "<": ">"}.get(prior.text[2], prior.text[2])
-        return GitlabRbError(prior.line, f"unterminated word list {prior.text[:3]}: it runs "
-                             f"on to line {prior.end_line}", hint=f"close it with {closer}")
+    if prior.text.startswith("%"):
+        start = prior.text[:3] if prior.text[1:2].isalpha() else prior.text[:2]
+        what = "string" if prior.kind in ("sq", "dq") else "word list"
+        closer = {"(": ")", "[": "]", "{": "}", "<": ">"}.get(start[-1], start[-1])
+        return GitlabRbError(prior.line, f"unterminated {what} {start}: it runs on to line "
+                             f"{prior.end_line}", hint=f"close it with {closer}")
     quote = prior.text[0]
     return GitlabRbError(prior.line, f"unterminated string: it runs on to line "
                          f"{prior.end_line}", hint=f"close it with {quote} (a quote inside it "
@@ -391,6 +439,12 @@ def _bare_name(token: Token, after: Token) -> GitlabRbError:
                          "false and nil")
 
 
+def _section_defaults() -> Mapping[str, Any]:
+    from gitlab_ctl.config.schema import load_schema  # only for node['gitlab'][...]
+
+    return load_schema().defaults()
+
+
 def _lookup(mapping: Any, keys: list[str]) -> Any:
     for key in keys:
         if not isinstance(mapping, Mapping):
@@ -412,25 +466,6 @@ def _assign(settings: dict[str, Any], name: str, keys: list[str], value: Any,
     node[keys[-1]] = value
 
 
-def _check_source(text: str) -> None:
-    """At most MAX_SOURCE_BYTES of UTF-8 (GITLAB_OMNIBUS_CONFIG may carry undecodable bytes
-    as surrogates)."""
-    if len(text) <= MAX_SOURCE_BYTES:
-        try:
-            size = len(text.encode("utf-8"))
-        except UnicodeEncodeError as error:
-            code = ord(text[error.start])
-            what = (f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF
-                    else f"U+{code:04X}")
-            raise GitlabRbError(text.count("\n", 0, error.start) + 1, f"is not valid UTF-8 "
-                                f"({what})", hint="save it as UTF-8") from None
-        if size <= MAX_SOURCE_BYTES:
-            return
-    raise GitlabRbError(text.count("\n", 0, MAX_SOURCE_BYTES) + 1, "is larger than "
-                        f"{MAX_SOURCE_BYTES // MIB} MiB", hint="a gitlab.rb is far smaller: "
-                        "check that this is the right file")
-
-
 def parse_gitlab_rb(text: str, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The settings gitlab.rb makes, as plain data. `facts` answers `node['...']`."""
     return parse_gitlab_rb_lines(text, facts)[0]
@@ -447,8 +482,9 @@ def parse_gitlab_rb_into(text: str, settings: dict[str, Any],
                          facts: Mapping[str, Any] | None = None) -> dict[tuple[str, ...], int]:
     """Apply `text` on top of `settings` (as Ruby would run it after what made them); the
     line each (name, *keys) was set on. On an error `settings` may be half-applied."""
-    _check_source(text)
-    parser = _Parser(_Stream(tokens(text.removeprefix("\ufeff"))), settings,
-                     dict(facts or {}), Budget())
+    check_source(text)
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")  # as Ruby reads CRLF lines
+    parser = _Parser(_Stream(tokens(text)), settings,
+                     default_facts() if facts is None else facts, Budget())
     parser.parse()
     return parser.lines

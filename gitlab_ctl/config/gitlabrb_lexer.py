@@ -5,31 +5,38 @@ String escapes mean what they mean in Ruby; `#{...}` is kept as the tokens insid
 
 from __future__ import annotations
 
-import functools
 import re
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from gitlab_ctl.config.gitlabrb_heredoc import HEREDOC, Bodies, continued_past
 from gitlab_ctl.config.gitlabrb_limits import (
     MAX_DEPTH,
     MAX_NUMBER_DIGITS,
     MAX_STRING_CHARS,
-    MIB,
     GitlabRbError,
     excerpt,
     string_too_long,
     too_deep,
     too_many_digits,
 )
-from gitlab_ctl.config.gitlabrb_strings import Parts, escape, unterminated
+from gitlab_ctl.config.gitlabrb_strings import (
+    Parts,
+    escape,
+    raw_words,
+    single_quoted,
+    unterminated,
+    word_list_end,
+    words,
+)
 
 
 class Token(NamedTuple):  # a tuple: a 4 MB file can hold millions of tokens
     """`text` is as written (shortened for long literals); `value` is a literal's value, a
-    double-quoted string's tuple of text and Interpolation parts, or a heredoc's body."""
-    kind: str  # name label symbol int float sq dq words heredoc op newline end
+    double-quoted string's tuple of text and Interpolation parts (one per word for dwords),
+    or a heredoc's body (either)."""
+    kind: str  # name label symbol int float sq dq words dwords heredoc op newline end
     text: str
     line: int
     value: Any = None
@@ -48,22 +55,21 @@ _NUMBER = re.compile(r"0[xXbBoOdD][0-9A-Za-z_]*|[0-9][0-9_]*(?:\.[0-9][0-9_]*)?"
                      r"(?:[eE][-+]?[0-9][0-9_]*)?")
 _SQ_RUN = re.compile(r"[^'\\]+")
 _DQ_RUN = re.compile(r'[^"\\#]+')
-_HEREDOC = re.compile(r"<<([-~]?)(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _PERCENT = re.compile(r"%([A-Za-z]?)([^A-Za-z0-9\s])")
-_WORD_PIECES = re.compile(r"\\(.)|(\s+)|([^\s\\]+)", re.DOTALL)
+_BODY_RUN = re.compile(r"[^\\#]+")
 _VARIABLE = {"@": re.compile(r"[A-Za-z_@]"), "$": re.compile(r"[A-Za-z_0-9]")}
 _OPERATORS = frozenset("-+*/=[](){},.:`$@;!|&<>%^~?")
 _CLOSERS = {"(": ")", "[": "]", "{": "}", "<": ">"}
 _BASES = {"0x": 16, "0b": 2, "0o": 8, "0d": 10}
 #: `name` + `[key]` per level: the longest a plain reference inside `#{...}` can be.
 MAX_INTERPOLATION_TOKENS = 1 + 3 * MAX_DEPTH
-#: %-literals other than %w and %i, refused by name.
+#: %-literals read: word lists (%W and %I expand escapes and #{...} in each word), strings.
+_PERCENT_KINDS = {"w": "words", "i": "words", "W": "dwords", "I": "dwords", "q": "sq",
+                  "Q": "dq", "": "dq"}
+#: %-literals refused by name.
 _PERCENT_REFUSED = {
     "x": "shell commands (%x) are not allowed in gitlab.rb",
-    "W": "%W word lists (with #{...}) are not supported", "I": "%I lists are not supported",
-    "q": "%q strings are not supported", "Q": "%Q strings are not supported",
-    "": "%() strings are not supported", "r": "regular expressions (%r) are not supported",
-    "s": "%s symbols are not supported",
+    "r": "regular expressions (%r) are not supported", "s": "%s symbols are not supported",
 }
 SHELL_HINT = "write the value itself: gitlab-ctl never runs code from gitlab.rb"
 
@@ -84,18 +90,18 @@ def tokens(text: str) -> Iterator[Token]:
 
 
 class _Scanner:
-    def __init__(self, text: str) -> None:
-        self.text, self.pos, self.line = text, 0, 1
-        self.pending: list[Token] = []  # the newline that ends a heredoc's statement
+    def __init__(self, text: str, line: int = 1) -> None:
+        self.text, self.pos, self.line = text, 0, line
+        self.bodies = Bodies()  # heredocs opened on the current line
 
     def next_token(self, depth: int = 0) -> Token:
-        if self.pending:
-            return self.pending.pop()
         self._skip_blanks()
         if self.pos >= len(self.text):
             return Token("end", "", self.line)
         char = self.text[self.pos]
         if char == "\n":
+            if self.bodies.pending:  # past the bodies of the heredocs this line opened
+                self.pos, self.line = self.bodies.finish_line()
             return self._newlines()
         if "0" <= char <= "9":
             return self._number()
@@ -117,6 +123,8 @@ class _Scanner:
                 end = text.find("\n", self.pos)
                 self.pos = len(text) if end < 0 else end
             elif text.startswith(("\\\n", "\\\r\n"), self.pos):  # a line continued
+                if self.bodies.pending:
+                    raise continued_past(self.line)
                 self.pos = text.index("\n", self.pos) + 1
                 self.line += 1
             else:
@@ -131,7 +139,10 @@ class _Scanner:
         return token
 
     def _advance(self, end: int) -> None:
-        self.line += self.text.count("\n", self.pos, end)
+        newlines = self.text.count("\n", self.pos, end)
+        if newlines and self.bodies.pending:
+            raise continued_past(self.line)
+        self.line += newlines
         self.pos = end
 
     def _literal(self, kind: str, start: int, end: int, value: Any) -> Token:
@@ -205,29 +216,36 @@ class _Scanner:
 
     def _double(self, depth: int) -> Token:
         """"...": Ruby's escapes, and `#{...}` kept as the tokens inside it."""
+        start, line = self.pos, self.line
+        self.pos += 1
+        parts = self._quoted(_DQ_RUN, '"', depth)
+        self.pos += 1
+        return Token("dq", excerpt(self.text[start:min(self.pos, start + 41)]), line,
+                     parts, self.line)
+
+    def _quoted(self, runs: re.Pattern[str], stop: str, depth: int) -> tuple[Any, ...]:
+        """Text with Ruby's escapes and `#{...}`, up to `stop` ("" for the end of the text)."""
         if depth > MAX_DEPTH:
             raise too_deep(self.line)
-        start, line = self.pos, self.line
+        line = self.line
         parts = Parts(line)
-        self.pos += 1
         while True:
-            run = _DQ_RUN.match(self.text, self.pos)
+            run = runs.match(self.text, self.pos)
             if run:
                 parts.text(run.group())
                 self._advance(run.end())
             if self.pos >= len(self.text):
-                raise unterminated(line, '"')
+                if not stop:
+                    return parts.finish()
+                raise unterminated(line, stop)
             char = self.text[self.pos]
-            if char == '"':
-                break
+            if char == stop:
+                return parts.finish()
             if char == "\\":
                 self.pos, newline = escape(self.text, self.pos, parts, self.line)
                 self.line += newline
             else:
                 self._hash(parts, depth)
-        self.pos += 1
-        return Token("dq", excerpt(self.text[start:min(self.pos, start + 41)]), line,
-                     parts.finish(), self.line)
 
     def _hash(self, parts: Parts, depth: int) -> None:
         """`#` in a double-quoted string: `#{...}`, `#@var`, `#$var` or itself."""
@@ -260,50 +278,52 @@ class _Scanner:
             if len(inside) > MAX_INTERPOLATION_TOKENS:
                 raise not_plain_reference(line)
 
-    # -- %w, %x, ... and heredocs --------------------------------------------------------
+    # -- %w, %q, %Q, ... and heredocs ---------------------------------------------------
     def _percent(self, depth: int) -> Token:
         match = _PERCENT.match(self.text, self.pos)
         if match is None:
             return self._operator(depth)
         kind, opener = match.groups()
-        if kind not in ("w", "i"):
+        if kind not in _PERCENT_KINDS:
             what = _PERCENT_REFUSED.get(kind, f"%{kind} literals are not supported")
             raise GitlabRbError(self.line, f"{what}: %{kind}{opener}...",
                                 hint=SHELL_HINT if kind == "x" else
                                 "write a string as 'text' and a list as ['a', 'b']")
         closer = _CLOSERS.get(opener, opener)
-        end = _word_list_end(self.text, match.end(), opener, closer)
+        end = word_list_end(self.text, match.end(), opener, closer)
+        token_kind = _PERCENT_KINDS[kind]
         if end is None:
-            raise GitlabRbError(self.line, f"unterminated word list %{kind}{opener}",
+            what = "string" if token_kind in ("sq", "dq") else "word list"
+            raise GitlabRbError(self.line, f"unterminated {what} %{kind}{opener}",
                                 hint=f"close it with {closer}")
-        words = _words(self.text[match.end():end], opener + closer)
-        if any(len(word) > MAX_STRING_CHARS for word in words):
+        body = self.text[match.end():end]
+        value: Any
+        if token_kind == "words":
+            value = words(body, opener + closer)
+        elif token_kind == "sq":
+            value = single_quoted(body, opener + closer)
+        elif token_kind == "dq":
+            value = self._expand(body, self.line, depth)
+        else:
+            value = tuple(self._expand(word, self.line, depth) for word in raw_words(body))
+        if any(len(word) > MAX_STRING_CHARS for word in (value if kind in ("w", "i")
+                                                         else [value]) if isinstance(word, str)):
             raise string_too_long(self.line)
-        return self._literal("words", self.pos, end + 1, words)
+        return self._literal(token_kind, self.pos, end + 1, value)
+
+    def _expand(self, body: str, line: int, depth: int) -> tuple[Any, ...]:
+        """`body` as a double-quoted string's parts: escapes, and `#{...}` as tokens."""
+        return _Scanner(body, line)._quoted(_BODY_RUN, "", depth + 1)
 
     def _angle(self, depth: int) -> Token:
-        match = _HEREDOC.match(self.text, self.pos) if depth == 0 else None
+        match = HEREDOC.match(self.text, self.pos) if depth == 0 else None
         if match is None:
             return self._operator(depth)
-        flavour, quote, tag = match.groups()
-        line, text = self.line, self.text
-        rest_end = text.find("\n", match.end())
-        rest = text[match.end():len(text) if rest_end < 0 else rest_end].strip()
-        if rest and not rest.startswith("#"):
-            raise GitlabRbError(line, "nothing may follow a heredoc on its line",
-                                hint=f"write <<{flavour}{quote}{tag}{quote} last on the line")
-        indented = r"[ \t]*" if flavour else ""
-        terminator = re.compile(rf"^{indented}{re.escape(tag)}[ \t\r]*$", re.MULTILINE)
-        found = terminator.search(text, rest_end + 1) if rest_end >= 0 else None
-        if found is None:
-            raise GitlabRbError(line, f"heredoc <<{tag} is never closed",
-                                hint=f"end it with a line {tag}")
-        body = text[rest_end + 1:found.start()]
-        body = textwrap.dedent(body) if flavour == "~" else body
-        _check_heredoc_body(body, quote, tag, line)
-        self._advance(found.end())
-        self.pending.append(Token("newline", "\n", self.line))
-        return Token("heredoc", tag, line, body)
+        heredoc = self.bodies.read(self.text, match, self.line)
+        self.pos = match.end()
+        value = heredoc.body if heredoc.raw else self._expand(heredoc.body,
+                                                              heredoc.body_line, depth)
+        return Token("heredoc", match.group(), self.line, value, self.line)
 
 
 def _integer(text: str, line: int) -> int:
@@ -318,59 +338,3 @@ def _integer(text: str, line: int) -> int:
         raise GitlabRbError(line, f"'{excerpt(text)}' is not a valid number",
                             hint="a leading 0 makes an octal number (digits 0-7), as in "
                             "Ruby") from None
-
-
-@functools.cache
-def _word_list_special(opener: str, closer: str) -> re.Pattern[str]:
-    return re.compile("[" + re.escape("\\" + opener + closer) + "]")
-
-
-def _word_list_end(text: str, pos: int, opener: str, closer: str) -> int | None:
-    """Where %w(...) closes: brackets of its own kind nest, a backslash escapes, as in
-    Ruby; None if it never does."""
-    special, nesting = _word_list_special(opener, closer), 0
-    while (found := special.search(text, pos)) is not None:
-        char, pos = found.group(), found.end()
-        if char == "\\":
-            pos += 1
-        elif char == closer and nesting == 0:
-            return found.start()
-        elif char == closer:
-            nesting -= 1
-        else:
-            nesting += 1
-    return None
-
-
-def _words(body: str, delimiters: str) -> list[str]:
-    """%w's words: split at whitespace; a backslash keeps whitespace, a delimiter or a
-    backslash in a word and is itself kept before anything else (as in '...')."""
-    words: list[str] = []
-    current: list[str] | None = None
-    for match in _WORD_PIECES.finditer(body):
-        escaped, space, plain = match.groups()
-        if space:
-            if current is not None:
-                words.append("".join(current))
-            current = None
-            continue
-        current = [] if current is None else current
-        if plain is not None:
-            current.append(plain)
-        else:
-            kept = escaped.isspace() or escaped in delimiters or escaped == "\\"
-            current.append(escaped if kept else "\\" + escaped)
-    if current is not None:
-        words.append("".join(current))
-    return words
-
-
-def _check_heredoc_body(body: str, quote: str, tag: str, line: int) -> None:
-    if len(body) > MAX_STRING_CHARS:
-        raise GitlabRbError(line, f"heredoc <<{tag} is longer than {MAX_STRING_CHARS // MIB} "
-                            "MiB", hint="keep large content in a file and set its path "
-                            "instead")
-    if quote != "'" and ("\\" in body or "#{" in body or re.search(r"#[@$][A-Za-z_]", body)):
-        raise GitlabRbError(line, f"heredoc <<{tag} would expand \\ escapes and #{{...}} in "
-                            "Ruby", hint=f"quote its tag to take the text as written: "
-                            f"<<-'{tag}'")

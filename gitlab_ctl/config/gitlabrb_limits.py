@@ -62,3 +62,22 @@ def expanded_too_much(line: int) -> GitlabRbError:
                          "references, #{...} and YAML aliases make)",
                          hint="write the values themselves instead of copying them over and "
                          "over")
+
+
+def check_source(text: str) -> None:
+    """At most MAX_SOURCE_BYTES of UTF-8 (GITLAB_OMNIBUS_CONFIG may carry undecodable bytes
+    as surrogates)."""
+    if len(text) <= MAX_SOURCE_BYTES:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as error:
+            code = ord(text[error.start])
+            what = (f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF
+                    else f"U+{code:04X}")
+            raise GitlabRbError(text.count("\n", 0, error.start) + 1, f"is not valid UTF-8 "
+                                f"({what})", hint="save it as UTF-8") from None
+        if size <= MAX_SOURCE_BYTES:
+            return
+    raise GitlabRbError(text.count("\n", 0, MAX_SOURCE_BYTES) + 1, "is larger than "
+                        f"{MAX_SOURCE_BYTES // MIB} MiB", hint="a gitlab.rb is far smaller: "
+                        "check that this is the right file")

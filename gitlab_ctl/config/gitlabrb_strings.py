@@ -3,6 +3,7 @@ pieces of text and `#{...}` a string is made of."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -119,3 +120,64 @@ def _unicode(text: str, pos: int, parts: Parts, line: int) -> int:
                                 hint=_ESCAPE_HINT)
         parts.text(chr(value))
     return end
+
+
+@functools.cache
+def _word_list_special(opener: str, closer: str) -> re.Pattern[str]:
+    return re.compile("[" + re.escape("\\" + opener + closer) + "]")
+
+
+def word_list_end(text: str, pos: int, opener: str, closer: str) -> int | None:
+    """Where %w(...) closes: brackets of its own kind nest, a backslash escapes, as in
+    Ruby; None if it never does."""
+    special, nesting = _word_list_special(opener, closer), 0
+    while (found := special.search(text, pos)) is not None:
+        char, pos = found.group(), found.end()
+        if char == "\\":
+            pos += 1
+        elif char == closer and nesting == 0:
+            return found.start()
+        elif char == closer:
+            nesting -= 1
+        else:
+            nesting += 1
+    return None
+
+
+def words(body: str, delimiters: str) -> list[str]:
+    """%w's words: split at whitespace; a backslash keeps whitespace, a delimiter or a
+    backslash in a word and is itself kept before anything else (as in '...')."""
+    words: list[str] = []
+    current: list[str] | None = None
+    for match in _WORD_PIECES.finditer(body):
+        escaped, space, plain = match.groups()
+        if space:
+            if current is not None:
+                words.append("".join(current))
+            current = None
+            continue
+        current = [] if current is None else current
+        if plain is not None:
+            current.append(plain)
+        else:
+            kept = escaped.isspace() or escaped in delimiters or escaped == "\\"
+            current.append(escaped if kept else "\\" + escaped)
+    if current is not None:
+        words.append("".join(current))
+    return words
+
+_WORD_PIECES = re.compile(r"\\(.)|(\s+)|([^\s\\]+)", re.DOTALL)
+_WORD = re.compile(r"(?:\\.|[^\s\\])+", re.DOTALL)
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def single_quoted(body: str, delimiters: str) -> str:
+    """%q(...)'s text: a backslash escapes a backslash or a delimiter, and is itself
+    otherwise, as in '...'."""
+    return _ESCAPED.sub(lambda m: m.group(1) if m.group(1) in delimiters + "\\"
+                        else m.group(), body)
+
+
+def raw_words(body: str) -> list[str]:
+    """%W(...)'s words as written (escapes kept), split at whitespace no backslash escapes."""
+    return _WORD.findall(body)

@@ -5,7 +5,6 @@ the official container image does)."""
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,9 @@ from gitlab_ctl.config.gitlabrb import (
     unknown_setting,
 )
 from gitlab_ctl.config.gitlabrb_limits import MAX_SOURCE_BYTES, MIB
+from gitlab_ctl.config.gitlabrb_node import host_facts
 from gitlab_ctl.config.gitlabrb_values import Budget, plain
 from gitlab_ctl.errors import GitlabCtlError
-from gitlab_ctl.paths import Layout
 
 DEFAULT_CONFIG = Path("/etc/gitlab/gitlab.rb")
 ENV_CONFIG = "GITLAB_OMNIBUS_CONFIG"
@@ -36,15 +35,6 @@ class ConfigError(GitlabCtlError):
     """A config file that cannot be used; `where` is 'FILE' or 'FILE:LINE'."""
 
     exit_code = 2
-
-
-def host_facts(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """What `node['...']` answers in gitlab.rb: the host's names, and where the package is
-    installed (the gitlab-ctl wrapper's GITLAB_INSTALL_DIR, as Layout reads it)."""
-    hostname = socket.gethostname()
-    install_dir = Layout.from_environ(environ).install_dir
-    return {"fqdn": socket.getfqdn() or hostname, "hostname": hostname,
-            "package": {"install-dir": str(install_dir)}}
 
 
 def _read_text(path: Path) -> str:

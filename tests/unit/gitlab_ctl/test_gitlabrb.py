@@ -222,10 +222,10 @@ def test_word_lists_span_lines_nest_their_brackets_and_escape_spaces():
     assert settings["nginx"] == {"a": ["10.0.0.1", "(b)", "c d"], "b": ["x", "y"]}
 
 
-def test_a_heredoc_ruby_would_expand_is_refused_and_a_quoted_one_taken_as_written():
-    error = refusal("gitlab_rails['a'] = YAML.load <<-EOS\n  password: 'a\\b'\n  EOS\n")
-    assert (error.line, error.hint) == (1, "quote its tag to take the text as written: "
-                                           "<<-'EOS'")
+def test_a_heredoc_expands_as_ruby_does_unless_its_tag_is_single_quoted():
+    settings = parse_gitlab_rb("gitlab_rails['a'] = YAML.load <<-EOS\n  host: \"#{node['fqdn']}\"\n"
+                               "  tab: \"a\\tb\"\n  EOS\n", FACTS)
+    assert settings["gitlab_rails"]["a"] == {"host": "gitlab.example.test", "tab": "a\tb"}
     settings = parse_gitlab_rb("gitlab_rails['a'] = YAML.load <<~'EOS'\n    main:\n"
                                "      password: 'a\\b#{x}'\n  EOS\n")
     assert settings["gitlab_rails"]["a"] == {"main": {"password": "a\\b#{x}"}}
