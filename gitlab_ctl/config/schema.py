@@ -18,6 +18,11 @@ from typing import Any
 from gitlab_ctl.config.gitlabrb_limits import excerpt
 
 SCHEMA_YAML = Path(__file__).with_name("schema.yml")
+#: Generated (bench/schema_from_template.py): omnibus-gitlab's keys schema.yml does not declare,
+#: each not applicable here, with a reason per section (`_reason`); schema.yml wins.
+SCHEMA_OMNIBUS_YAML = Path(__file__).with_name("schema_omnibus.yml")
+#: A section's reason for its settings that have no effect here.
+REASON = "_reason"
 #: Written only by a package build (gitlab_ctl.precompile); without it, read from the YAML.
 SCHEMA_JSON = Path(__file__).with_name("schema.json")
 #: The settings written as calls (`external_url '...'`) rather than `section['key'] = ...`.
@@ -69,6 +74,8 @@ class Setting:
     has_default: bool = False
     default: Any = None
     used: bool = True  # False: accepted and documented, but nothing here reads it
+    reason: str = ""  # why an unused setting has no effect here, in one line
+    inferred: bool = False  # from schema_omnibus.yml: type from an example, value not checked
     range: tuple[int, int] | None = None
     choices: tuple[Any, ...] | None = None
     min_length: int | None = None
@@ -99,23 +106,37 @@ class Setting:
         return None
 
 
-def _setting(section: str, key: str, spec: Mapping[str, Any]) -> Setting:
+def _setting(section: str, key: str, spec: Mapping[str, Any], reason: str) -> Setting:
+    used = spec.get("used", True)
+    reason = spec.get("reason") or reason
+    doc = spec.get("doc") or ("" if used else f"not applicable here: {reason}")
     return Setting(
-        section, key, spec["type"], spec.get("doc", ""), "default" in spec,
-        spec.get("default"), spec.get("used", True),
+        section, key, spec["type"], doc, "default" in spec,
+        spec.get("default"), used, "" if used else reason,
+        spec.get("inferred", False),
         tuple(spec["range"]) if "range" in spec else None,
         tuple(spec["choices"]) if "choices" in spec else None, spec.get("min_length"),
         spec.get("message", ""), spec.get("hint", ""))
 
 
-def read_schema_yaml() -> dict[str, dict[str, dict[str, Any]]]:
+def read_schema_yaml() -> dict[str, dict[str, Any]]:
+    """schema.yml with schema_omnibus.yml's sections and keys added (each `used: false` and
+    `inferred: true`), in schema.yml's order first."""
     import yaml  # in a package, only its build reads the YAML
 
-    return yaml.safe_load(SCHEMA_YAML.read_text())
+    schema = yaml.safe_load(SCHEMA_YAML.read_text())
+    for section, specs in yaml.safe_load(SCHEMA_OMNIBUS_YAML.read_text()).items():
+        merged = schema.setdefault(section, {})
+        for key, spec in specs.items():
+            if key == REASON:
+                merged.setdefault(REASON, spec)
+            elif key not in merged:
+                merged[key] = {"used": False, **spec, "inferred": True}
+    return schema
 
 
-def read_schema_source() -> dict[str, dict[str, dict[str, Any]]]:
-    """The package build's schema.json, else schema.yml, as it is written."""
+def read_schema_source() -> dict[str, dict[str, Any]]:
+    """The package build's schema.json, else the YAML files, as they are written."""
     if SCHEMA_JSON.is_file():
         return json.loads(SCHEMA_JSON.read_text())
     return read_schema_yaml()
@@ -138,18 +159,19 @@ class Schema:
                     setting.default)
         return found
 
-    def read_keys(self, section: str) -> frozenset[str] | None:
-        """The keys of `section` something here reads; None for a section it does not
-        manage (its keys are accepted for omnibus-gitlab's sake, without a warning)."""
-        keys = frozenset(s.key for s in self.settings.values()
-                         if s.section == section and s.used)
-        return keys if any(s.has_default for s in self.settings.values()
-                           if s.section == section) else None
+    def sections(self) -> frozenset[str]:
+        return frozenset(section for section, _key in self.settings)
+
+    def keys(self, section: str) -> list[str]:
+        return [key for (name, key) in self.settings if name == section]
 
 
 @functools.cache
 def load_schema() -> Schema:
     """The schema, read once per process (it is never changed)."""
-    return Schema({(section, key): _setting(section, key, spec)
+    from gitlab_ctl.config.schema_reasons import GENERIC
+
+    return Schema({(section, key): _setting(section, key, spec,
+                                            specs.get(REASON, GENERIC))
                    for section, specs in read_schema_source().items()
-                   for key, spec in specs.items()})
+                   for key, spec in specs.items() if key != REASON})

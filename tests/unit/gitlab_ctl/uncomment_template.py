@@ -85,3 +85,25 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
+
+
+FACTS = {"fqdn": "gitlab.example.test", "hostname": "gitlab",
+         "package": {"install-dir": "/opt/gitlab"}}
+_KEY = re.compile(r"^([a-z_]+)\['([A-Za-z0-9_]+)'\]")
+
+
+def template_settings(template: str) -> tuple[dict, dict[tuple[str, str], int]]:
+    """The template's settings, every one uncommented and parsed as one file (placeholders
+    left out), and each distinct (section, key) -> its line in the template ('top_level'
+    for a call such as external_url; a placeholder's key counts, with its line)."""
+    from gitlab_ctl.config.gitlabrb import parse_gitlab_rb_lines
+
+    statements = uncomment(template)
+    keys: dict[tuple[str, str], int] = {}
+    for line, statement in statements:
+        match = _KEY.match(statement)
+        name = match.groups() if match else ("top_level", re.split(r"[\s(\[]", statement)[0])
+        keys.setdefault((name[0], name[1]), line)
+    kept = [text for _, text in statements if not is_placeholder(text)]
+    settings, _lines = parse_gitlab_rb_lines("\n".join(kept) + "\n", FACTS)
+    return settings, keys
