@@ -63,6 +63,12 @@ def _any_config(parser: argparse.ArgumentParser, layout: Layout) -> None:
     _config_argument(parser, DEFAULT_CONFIG)
 
 
+def _check_config_arguments(parser: argparse.ArgumentParser, layout: Layout) -> None:
+    _config_argument(parser, DEFAULT_CONFIG)
+    parser.add_argument("--strict", action="store_true",
+                        help="fail (exit 1) on warnings too, e.g. a setting that has no effect")
+
+
 #: Settings that hold a file mode or umask (backup_archive_permissions, listen_umask): an
 #: integer there means octal, as gitlab.rb writes it (0600), so show-config prints it so.
 #: Not redis' unixsocketperm: it is written without the leading 0, and read as text.
@@ -88,6 +94,10 @@ def _config_command(args: argparse.Namespace, layout: Layout) -> int:
         print(f"gitlab-ctl: warning: {warning}", file=sys.stderr)
     if args.verb == "show-config":
         print(json.dumps(octal_modes(attributes), indent=2, sort_keys=True))
+    elif getattr(args, "strict", False) and warnings:
+        print(f"gitlab-ctl: error: {args.config}: {len(warnings)} warnings, refused under "
+              "--strict", file=sys.stderr)
+        return 1
     else:
         print(f"{args.config}: valid ({len(settings)} top-level settings"
               + (f", {len(warnings)} warnings)" if warnings else ")"))
@@ -308,7 +318,8 @@ COMMANDS: dict[str, tuple[str, Arguments, Handler]] = {
                     _reconfigure_arguments, _reconfigure_command),
     "show-config": ("print the settings reconfigure would use (defaults, the config file, "
                     "what external_url implies), as JSON", _any_config, _config_command),
-    "check-config": ("check the config file; exit 2 naming the bad line", _any_config,
+    "check-config": ("check the config file; exit 2 naming the bad line (an unknown key "
+                     "too), 1 on warnings with --strict", _check_config_arguments,
                      _config_command),
     "diff-config": ("show how gitlab.rb differs from this package's gitlab.rb.template",
                     _diff_config_arguments, _diff_config_command),

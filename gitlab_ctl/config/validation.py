@@ -1,13 +1,13 @@
 """Checks of the resolved settings before anything on the host changes, with omnibus-gitlab's
 wording where it has one. Errors stop reconfigure (ConfigError, naming the gitlab.rb line);
-warnings (a setting this runtime does not use, likely a typo) are reported and the run goes on.
+a key no section declares is an error too (statuses); warnings (a setting that has no effect
+here, with its reason) are reported and the run goes on.
 Types, ranges and allowed values come from the schema (schema.yml); what relates two
 settings, and the roles, are checked here.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from gitlab_ctl.config.nginx_sites import check_newer_styles
 from gitlab_ctl.config.reader import ConfigError
 from gitlab_ctl.config.schema import TOP_LEVEL, Schema, Setting, load_schema
 from gitlab_ctl.config.setting_names import ROLES
+from gitlab_ctl.config.statuses import NOT_APPLICABLE, REFUSED, statuses, warning
 
 Lines = Mapping[tuple[str, ...], str]  # where each setting was set: 'FILE:LINE'
 
@@ -52,6 +53,8 @@ def _check_roles(check: Checker) -> None:
 def _check_declared(check: Checker, schema: Schema) -> None:
     """Every declared setting of a section against its type, range and allowed values."""
     for (section, key), setting in schema.settings.items():
+        if setting.inferred:  # nothing reads it, and its type is only the template example's
+            continue
         if section == TOP_LEVEL:
             problem = setting.problem(check.attributes.get(key))
             if problem:
@@ -84,21 +87,14 @@ def _check_enable_flags(check: Checker, schema: Schema) -> None:
 
 
 def unused_settings(settings: Mapping[str, Any], lines: Lines, source: Path) -> list[str]:
-    """Warnings for keys of a section this gitlab-ctl manages that nothing here reads (not
-    declared, or declared `used: false`), with a did-you-mean."""
-    schema = load_schema()
+    """One warning per setting that has no effect here, with its reason; a key no section
+    declares is refused (ConfigError naming its line, with a did-you-mean)."""
     warnings = []
-    for section, values in settings.items():
-        known = schema.read_keys(str(section)) if isinstance(values, Mapping) else None
-        if known is None:
-            continue
-        for key in values:
-            if key in known or key == "enable":
-                continue
-            close = difflib.get_close_matches(str(key)[:100], [str(k) for k in known], n=1)
-            where = lines.get((section, str(key))) or str(source)
-            text = f"{where}: {section}['{excerpt(str(key))}'] is not used by this gitlab-ctl"
-            warnings.append(text + (f" (did you mean '{close[0]}'?)" if close else ""))
+    for status in statuses(settings, lines, str(source)):
+        if status.kind == REFUSED:
+            raise ConfigError(status.where, status.message, status.hint)
+        if status.kind == NOT_APPLICABLE and (text := warning(status)) not in warnings:
+            warnings.append(text)
     return warnings
 
 

@@ -46,11 +46,16 @@ def test_missing_config_is_a_clear_error(tmp_path, capsys):
 
 def test_check_config_validates_values_and_warns_about_unused_keys(tmp_path, capsys):
     config = tmp_path / "gitlab.rb"
-    config.write_text("external_url 'http://gitlab.example.test'\nredis['maxclient'] = 1\n")
+    config.write_text("external_url 'http://gitlab.example.test'\nredis['announce_port'] = 1\n")
     assert main(["check-config", "--config", str(config)]) == 0
     captured = capsys.readouterr()
     assert "valid (2 top-level settings, 1 warnings)" in captured.out
-    assert f"{config}:2: redis['maxclient'] is not used by this gitlab-ctl" in captured.err
+    assert f"{config}:2: redis['announce_port'] is not applicable here: " in captured.err
+    assert main(["check-config", "--strict", "--config", str(config)]) == 1
+    assert "--strict" in capsys.readouterr().err
+    config.write_text("external_url 'http://gitlab.example.test'\nredis['maxclient'] = 1\n")
+    assert main(["check-config", "--config", str(config)]) == 2
+    assert f"{config}:2: redis['maxclient'] is not a setting of redis" in capsys.readouterr().err
     config.write_text("external_url 'http://gitlab.example.test'\n"
                       "postgresql['port'] = 'five'\n")
     assert main(["check-config", "--config", str(config)]) == 2
@@ -104,11 +109,12 @@ def test_node_package_install_dir_is_where_the_package_is(tmp_path, capsys, monk
     monkeypatch.delenv("GITLAB_INSTALL_DIR", raising=False)
     config = tmp_path / "gitlab.rb"
     config.write_text("external_url 'http://gitlab.example.test'\n"
-                      "gitlab_rails['ca'] = \"#{node['package']['install-dir']}/embedded/ssl\"\n")
+                      "gitlab_rails['uploads_directory'] = "
+                      "\"#{node['package']['install-dir']}/embedded/ssl\"\n")
     assert main(["show-config", "--config", str(config)]) == 0
-    assert json.loads(capsys.readouterr().out)["gitlab_rails"]["ca"] == \
+    assert json.loads(capsys.readouterr().out)["gitlab_rails"]["uploads_directory"] == \
         "/opt/gitlab/embedded/ssl"
     monkeypatch.setenv("GITLAB_INSTALL_DIR", "/srv/gitlab")  # as the package's wrapper sets it
     assert main(["show-config", "--config", str(config)]) == 0
-    assert json.loads(capsys.readouterr().out)["gitlab_rails"]["ca"] == \
+    assert json.loads(capsys.readouterr().out)["gitlab_rails"]["uploads_directory"] == \
         "/srv/gitlab/embedded/ssl"

@@ -36,10 +36,28 @@ def test_invalid_settings_are_refused_with_their_line(tmp_path, text, line, mess
     assert message in error.value.message
 
 
-def test_a_setting_nothing_reads_is_a_warning_with_a_suggestion(tmp_path):
-    warnings = check(tmp_path, "redis['maxclient'] = 10\nredis['maxclients'] = 20\n")
-    assert warnings == [f"{tmp_path / 'gitlab.rb'}:2: redis['maxclient'] is not used by this "
-                        "gitlab-ctl (did you mean 'maxclients'?)"]
+def test_an_unknown_key_is_an_error_with_a_suggestion(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        check(tmp_path, "redis['maxclient'] = 10\nredis['maxclients'] = 20\n")
+    assert error.value.where == f"{tmp_path / 'gitlab.rb'}:2"
+    assert error.value.message == "redis['maxclient'] is not a setting of redis (omnibus-gitlab " \
+                                  "has no such key either)"
+    assert error.value.hint == "did you mean redis['maxclients']?"
+
+
+def test_a_key_of_another_section_is_named(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        check(tmp_path, "redis['listen_https'] = true\n")
+    assert error.value.hint.startswith("'listen_https' is a setting of ")
+
+
+def test_a_setting_that_has_no_effect_here_warns_once_with_its_reason(tmp_path):
+    warnings = check(tmp_path, "consul['enable'] = true\nredis['announce_ip'] = '1.2.3.4'\n")
+    assert warnings == [
+        f"{tmp_path / 'gitlab.rb'}:2: consul['enable'] is not applicable here: Consul (service "
+        "discovery for HA) is not part of this package",
+        f"{tmp_path / 'gitlab.rb'}:3: redis['announce_ip'] is not applicable here: this "
+        "gitlab-ctl does not write this setting into Redis' configuration (yet)"]
 
 
 def test_a_valid_config_passes_quietly(tmp_path):
@@ -77,10 +95,10 @@ def test_hostile_gitlab_omnibus_config_is_refused_naming_its_line(tmp_path):
 
 def test_invalid_values_from_the_environment_name_it(tmp_path):
     settings, lines = env_config(tmp_path, URL, "nginx['listen_port'] = 70000\n"
-                                 "redis['maxclient'] = 3\n")
+                                 "redis['announce_ip'] = '1.2.3.4'\n")
     with pytest.raises(ConfigError) as error:
         validate(resolve_attributes(settings), settings, lines, tmp_path / "gitlab.rb")
     assert error.value.where == "GITLAB_OMNIBUS_CONFIG:1"
     del settings["nginx"]
     warnings = validate(resolve_attributes(settings), settings, lines, tmp_path / "gitlab.rb")
-    assert warnings and warnings[0].startswith("GITLAB_OMNIBUS_CONFIG:2: redis['maxclient']")
+    assert warnings and warnings[0].startswith("GITLAB_OMNIBUS_CONFIG:2: redis['announce_ip']")
