@@ -15,7 +15,7 @@ import yaml
 from gitlab_ctl.config.reader import ConfigError
 from gitlab_ctl.engine.resources import Absent
 from gitlab_ctl.services import gitlab_rails_smtp
-from tests.unit.gitlab_ctl.test_config_templates import make_context, service_files
+from tests.unit.gitlab_ctl.test_config_templates import check_golden, make_context, service_files
 
 ETC = Path("/var/opt/gitlab/gitlab-rails/etc")
 SMTP = ETC / "smtp_settings.rb"
@@ -293,3 +293,32 @@ def test_gitlab_yml_still_parses_with_its_sections(case):
                     "artifacts", "lfs", "uploads", "packages", "backup", "gravatar",
                     "rack_attack", "repositories", "gitlab_shell"):
         assert isinstance(tree[section], dict), section
+
+
+#: Representative gitlab.rb inputs whose whole gitlab.yml and smtp_settings.rb are kept in
+#: tests/golden/rails_settings/<case>/ (UPDATE_GOLDEN=1 rewrites them: review the diff).
+GOLDEN_CASES = {
+    "ldap-omniauth": rails(ldap_enabled=True, ldap_servers=LDAP_SERVERS, omniauth_enabled=True,
+                           omniauth_providers=[{"name": "saml", "label": "SSO"}]),
+    "object-storage": rails(object_store={"enabled": True, "connection": AWS,
+                                          "storage_options": AWS_OPTIONS, "objects": OBJECTS},
+                            lfs_object_store_enabled=True, lfs_object_store_connection=AWS,
+                            backup_upload_connection=AWS,
+                            backup_upload_remote_directory="backups"),
+    "smtp-email": rails(smtp_enable=True, smtp_address="smtp.example.test", smtp_port=465,
+                        smtp_user_name="mailer", smtp_password="pa#{ss}", smtp_tls=True,
+                        smtp_authentication="login", smtp_pool=True,
+                        incoming_email_enabled=True,
+                        incoming_email_address="incoming+%{key}@example.test",
+                        cdn_host="https://cdn.example.test", gravatar_enabled=False,
+                        content_security_policy={"enabled": True, "report_only": True},
+                        rack_attack_git_basic_auth={"enabled": True, "maxretry": 10}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_rails_settings_are_golden(case):
+    files = {f.path: f for f in service_files(make_context(GOLDEN_CASES[case]))}
+    for path in (ETC / "gitlab.yml", SMTP):
+        if path in files:
+            check_golden(f"../rails_settings/{case}/{path.name}", files[path].content)
