@@ -320,6 +320,29 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Absent:
+    """A file or link that must not exist (a setting turned off what wrote it)."""
+
+    path: Path
+    notifies: tuple[Notify, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"file[{self.path}]"
+
+    def check(self) -> list[str] | None:
+        if not (self.path.is_symlink() or self.path.exists()):
+            return None
+        if self.path.is_dir() and not self.path.is_symlink():
+            raise ResourceError(self.id, "is a directory, not a file",
+                                hint="move it out of the way and re-run reconfigure")
+        return [f"delete {self.path}"]
+
+    def apply(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
 class Command:
     """A command that runs only when its guard says the work is not done yet. The guard
     returns True when it is done; a guard that cannot tell (say, the database is down)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gitlab_ctl.engine.resources import Directory, File, Group, Link, Ownership
-from gitlab_ctl.services import common
+from gitlab_ctl.services import common, gitlab_rails_smtp, gitlab_rails_yml
 from gitlab_ctl.services.base import Context, Service, TemplateOptions
 
 #: The files Rails reads from its config/ directory, as links to etc/.
@@ -98,10 +98,11 @@ def config_files(context: Context) -> list:
         "gitaly": context.section("gitaly"), "token": token,
         "registry": context.section("registry"), "sidekiq": context.section("sidekiq"),
         "rails_home": common.rails_home(context), "etc": etc,
-        "gitlab_ci": context.section("gitlab_ci")}
+        "gitlab_ci": context.section("gitlab_ci"), "extra": gitlab_rails_yml.values(rails)}
     return [
         context.template(etc / "gitlab.yml", "gitlab-rails/gitlab.yml.j2", **options,
-                         sensitive=bool(token), **values, **gitlab_yml),
+                         sensitive=bool(token) or gitlab_rails_yml.holds_secrets(rails),
+                         **values, **gitlab_yml),
         context.template(etc / "database.yml", "gitlab-rails/database.yml.j2", **options,
                          sensitive=bool(rails.get("db_password")), **values),
         # omnibus-gitlab writes secrets.yml root 0644; it holds the keys that encrypt the
@@ -151,6 +152,7 @@ def package_links(context: Context) -> list:
 def configure(context: Context) -> list:
     env_dir = context.layout.install_dir / "etc" / "gitlab-rails" / "env"
     return [*directories(context), *config_files(context), *secret_files(context),
+            *gitlab_rails_smtp.resources(context),
             *common.env_dir_resources(env_dir, env(context), common.RAILS_NOTIFY),
             *package_links(context)]
 

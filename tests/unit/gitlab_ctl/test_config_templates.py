@@ -94,5 +94,6 @@ def test_every_template_is_rendered_by_some_service(monkeypatch):
     monkeypatch.setattr(Context, "render", recording)
     service_files(make_context())
     service_files(make_context(SITE_URLS))
+    service_files(make_context({"gitlab_rails": {"smtp_enable": True}}))
     templates = {str(p.relative_to(TEMPLATES_DIR)) for p in TEMPLATES_DIR.rglob("*.j2")}
     assert templates - used == set()

@@ -111,11 +111,11 @@ def test_a_value_of_the_wrong_type_is_refused_naming_its_line(tmp_path, capsys, 
 
 def test_a_declared_but_unused_setting_still_warns(tmp_path, capsys):
     config = tmp_path / "gitlab.rb"
-    config.write_text("gitlab_rails['smtp_enable'] = true\nletsencrypt['enable'] = false\n")
+    config.write_text("gitlab_rails['manage_backup_path'] = true\nletsencrypt['enable'] = false\n")
     assert main(["check-config", "--config", str(config)]) == 0
     err = capsys.readouterr().err
-    assert "gitlab_rails['smtp_enable'] is not applicable here: this gitlab-ctl does not " \
-        "write this setting into gitlab.yml" in err
+    assert "gitlab_rails['manage_backup_path'] is not applicable here: this gitlab-ctl does " \
+        "not write this setting into gitlab.yml" in err
     # every section has a status now: a service this gitlab-ctl does not run warns too
     assert "letsencrypt['enable'] is not applicable here: this gitlab-ctl does not implement " \
         "letsencrypt (yet)" in err
