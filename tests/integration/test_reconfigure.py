@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -376,13 +377,29 @@ def test_reconfigure_with_postgresql_stopped_fails_and_says_to_start_it(host, fi
     assert "gitlab Reconfigured!" in gitlab_ctl(host, "reconfigure").stdout
 
 
-def test_a_setting_nothing_reads_is_warned_about_with_its_line(host, first_run):
-    sh(host, "echo \"redis['maxclient'] = 10\" >> /etc/gitlab/gitlab.rb")
-    line = int(sh(host, "wc -l < /etc/gitlab/gitlab.rb").stdout)
-    run = gitlab_ctl(host, "reconfigure")
-    assert (f"/etc/gitlab/gitlab.rb:{line}: redis['maxclient'] is not used by this gitlab-ctl "
-            "(did you mean 'maxclients'?)") in run.stdout
-    sh(host, "sed -i '$d' /etc/gitlab/gitlab.rb")
+def appended(host, line: str, *args: str):
+    """reconfigure with `line` added to gitlab.rb (taken out again whatever happens); the
+    run and the line's number."""
+    sh(host, f"echo {shlex.quote(line)} >> /etc/gitlab/gitlab.rb")
+    number = int(sh(host, "wc -l < /etc/gitlab/gitlab.rb").stdout)
+    try:
+        return gitlab_ctl(host, "reconfigure", *args, check=False), number
+    finally:
+        sh(host, "sed -i '$d' /etc/gitlab/gitlab.rb")
+
+
+def test_an_unknown_setting_is_refused_and_a_not_applicable_one_warned_with_its_line(
+        host, first_run):
+    refused, line = appended(host, "redis['maxclient'] = 10")
+    assert refused.returncode == 2
+    output = refused.stdout + refused.stderr
+    assert f"/etc/gitlab/gitlab.rb:{line}: redis['maxclient'] is not a setting of redis" in output
+    assert "did you mean redis['maxclients']?" in output
+    assert "Reconfigured!" not in output
+    warned, line = appended(host, "redis['announce_ip'] = '10.0.0.1'")
+    assert warned.returncode == 0, warned.stdout + warned.stderr
+    assert (f"/etc/gitlab/gitlab.rb:{line}: redis['announce_ip'] is not applicable here: "
+            in warned.stdout + warned.stderr)
 
 
 def test_a_failing_resource_stops_the_run_naming_it_and_a_rerun_converges(host, first_run):
