@@ -5,8 +5,9 @@ software's build produces: the build-relevant fields of its definition (after th
 family's overrides), the identity of its source (checksum or locked commit, not the URL, so a
 mirror never changes a key), the bytes of its patches and templates, the build-relevant facts
 of the platform and arch, the install prefix, and the keys of its direct dependencies. The
-project, the edition and the build order are deliberately not inputs: CE and EE share every
-artifact they have in common, and reordering a dependency list rebuilds nothing.
+project, the edition (unless a build reads it) and the build order are deliberately not
+inputs: CE and EE share every artifact they have in common, and reordering a dependency list
+rebuilds nothing.
 
 A `platform_independent` software (no compiled code in its artifact) is keyed without the
 platform and arch, and by its dependencies' keys computed the same way, so every platform and
@@ -98,14 +99,15 @@ def key_inputs(
     toolchains: Mapping[str, str] | None = None, edition: str | None = None,
 ) -> dict[str, Any]:
     """`toolchains`: name -> digest of each toolchain the build uses (only when it uses one,
-    so a software without toolchains keeps the key it had)."""
+    so a software without toolchains keeps the key it had); `edition`: given only for a
+    software whose build reads it (reads_edition)."""
     definition = {name: plain(getattr(software, name)) for name in BUILD_FIELDS}
     if software.network:  # only when set, so offline builds keep the keys they had
         definition["network"] = True
     patches = [root / PATCHES_DIR / software.name / p for p in software.patches]
     templates = [root / "templates" / t for t in software.templates]
     extra: dict[str, Any] = {"toolchains": dict(sorted(toolchains.items()))} if toolchains else {}
-    if edition and reads_edition(software):
+    if edition:
         extra["edition"] = edition
     if software.vendored:  # the files that pin every vendored package
         extra["vendored"] = {f: sha256_file(root / f) for f in software.vendored.files()}
@@ -156,12 +158,13 @@ def compute_keys(
     portable: dict[str, str] = {}
     for name in graph.order:
         software = graph.software[name]
+        edition = graph.project.edition if reads_edition(software) else None  # parsed once
         # Every software also gets a key without the platform (chained the same way): the
         # key of a platform-independent one, and what such a one keys its dependencies by.
         portable_inputs = key_inputs(
             software, root, PLATFORM_INDEPENDENT, graph.project.install_dir,
             {dep: portable[dep] for dep in graph.edges[name]}, locks or {}, builder,
-            toolchain_digests(graph, name), graph.project.edition)
+            toolchain_digests(graph, name), edition)
         portable[name] = sha256_json(portable_inputs)
         if software.platform_independent:
             records[name] = KeyRecord(name, portable[name], portable_inputs)
@@ -169,6 +172,6 @@ def compute_keys(
         dependency_keys = {dep: records[dep].key for dep in graph.edges[name]}
         inputs = key_inputs(software, root, platform_digest, graph.project.install_dir,
                             dependency_keys, locks or {}, builder, toolchain_digests(graph, name),
-                            graph.project.edition)
+                            edition)
         records[name] = KeyRecord(name, sha256_json(inputs), inputs)
     return records

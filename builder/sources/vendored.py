@@ -79,14 +79,6 @@ def yarn_entries(root: Path, vendored: Vendored) -> list[npm.LockEntry]:
     return npm.parse_lockfile((root / vendored.yarn_lock).read_text())
 
 
-def vendored_digests(software: Software, root: Path) -> dict[str, str]:
-    """The key input: each named file's bytes (they pin every package by checksum)."""
-    from builder.digests import sha256_file
-
-    files = software.vendored.files() if software.vendored else ()
-    return {relative: sha256_file(root / relative) for relative in files}
-
-
 def _module_source(software: Software, module: GoModule) -> Software:
     """A module as a url source of its own, so it goes through the mirror chain."""
     return dataclasses.replace(
