@@ -1,7 +1,7 @@
 """The settings' schema (gitlab_ctl/config/schema.yml) is the one declaration of gitlab.rb's
-settings: its defaults fit their own types, the shipped gitlab.rb.template shows exactly its
-settings, what reconfigure renders reads no setting it does not declare, and a value of the
-wrong type is refused naming its gitlab.rb line."""
+settings: its defaults fit their own types, the shipped gitlab.rb.template is generated from
+it and shows exactly the applied settings, what reconfigure renders reads no setting it does
+not declare, and a value of the wrong type is refused naming its gitlab.rb line."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from gitlab_ctl.cli import main
+from gitlab_ctl.config import gitlabrb_template
+from gitlab_ctl.config.gitlabrb import parse_gitlab_rb
 from gitlab_ctl.config.schema import KINDS, TOP_LEVEL, load_schema
 from gitlab_ctl.config.setting_names import CALL_SETTINGS, HASH_SETTINGS
 from gitlab_ctl.services.base import Context
@@ -54,13 +56,27 @@ def template_settings() -> set[tuple[str, str]]:
     return found
 
 
-def test_the_gitlab_rb_template_shows_exactly_the_declared_settings():
-    """schema.yml's own settings; the ones generated from omnibus-gitlab's template (not
-    applicable here, schema_omnibus.yml) are left out of it."""
+def test_the_gitlab_rb_template_is_generated_from_the_schema():
+    """The committed template is what gitlabrb_template writes from schema.yml and its
+    layout: regenerate it with `python3 -m gitlab_ctl.config.gitlabrb_template --write`."""
+    assert TEMPLATE.read_text() == gitlabrb_template.render(
+        load_schema(), gitlabrb_template.read_layout())
+
+
+def test_the_gitlab_rb_template_shows_exactly_the_applied_settings():
+    """Every applied setting, and none of the not-applicable ones (those only warn)."""
     shown = template_settings()
-    declared = {name for name, setting in load_schema().settings.items() if not setting.inferred}
-    assert sorted(shown - declared) == []  # in the template, not declared: declare it
-    assert sorted(declared - shown) == []  # declared, not in the template: document it
+    applied = {name for name, setting in load_schema().settings.items()
+               if setting.used and not setting.inferred}
+    assert sorted(shown - applied) == []
+    assert sorted(applied - shown) == []
+
+
+def test_the_template_values_are_read_back_as_written():
+    for value, kind in [(None, ""), (True, ""), (0o640, "mode"), (0, "mode"), (3, ""),
+                        ("it's", ""), (["a", 1], ""), ({"k": {"n": None}}, "")]:
+        text = gitlabrb_template.ruby(value, kind)
+        assert parse_gitlab_rb(f"nginx['v'] = {text}\n", {})["nginx"]["v"] == value, text
 
 
 class Recording(Mapping):
