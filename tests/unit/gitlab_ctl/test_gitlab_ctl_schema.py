@@ -14,7 +14,7 @@ import pytest
 from gitlab_ctl.cli import main
 from gitlab_ctl.config import gitlabrb_template
 from gitlab_ctl.config.gitlabrb import parse_gitlab_rb
-from gitlab_ctl.config.schema import KINDS, TOP_LEVEL, load_schema
+from gitlab_ctl.config.schema import TOP_LEVEL, known_type, load_schema
 from gitlab_ctl.config.setting_names import CALL_SETTINGS, HASH_SETTINGS
 from gitlab_ctl.services.base import Context
 from tests.conftest import REPO
@@ -34,7 +34,7 @@ def test_every_default_fits_its_own_type():
     schema = load_schema()
     assert len(schema.settings) > 200
     wrong = [setting.name for setting in schema.settings.values()
-             if setting.type not in KINDS or not setting.doc
+             if not known_type(setting.type) or not setting.doc
              or (setting.has_default and setting.problem(setting.default))]
     assert wrong == []
 
@@ -117,12 +117,21 @@ def test_what_reconfigure_renders_reads_only_declared_settings(settings):
     ("sidekiq['metrics_enabled'] = 'yes'", "sidekiq['metrics_enabled'] = 'yes' must be true or "
                                            "false"),
     ("git_data_dir 5", "git_data_dir = 5 must be a string"),
+    ("gitlab_rails['omniauth_allow_single_sign_on'] = 'saml'",
+     "gitlab_rails['omniauth_allow_single_sign_on'] = 'saml' must be true or false or an array"),
 ])
 def test_a_value_of_the_wrong_type_is_refused_naming_its_line(tmp_path, capsys, line, message):
     config = tmp_path / "gitlab.rb"
     config.write_text(f"external_url 'http://gitlab.example.test'\n{line}\n")
     assert main(["check-config", "--config", str(config)]) == 2
     assert f"gitlab-ctl: error: {config}:2: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["true", "false", "['saml', 'github']"])
+def test_a_union_type_takes_either_form(tmp_path, value):
+    config = tmp_path / "gitlab.rb"
+    config.write_text(f"gitlab_rails['omniauth_allow_single_sign_on'] = {value}\n")
+    assert main(["check-config", "--config", str(config)]) == 0
 
 
 def test_a_declared_but_unused_setting_still_warns(tmp_path, capsys):
