@@ -5,9 +5,8 @@ it watches, the image scaler and the correlation/forwarding CIDRs go to config.t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 from gitlab_ctl.engine.resources import Absent, Directory, File, Group
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
