@@ -7,6 +7,7 @@ Also: every gitlab_workhorse key schema.yml declares applied changes the output.
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,9 @@ def service_output(name: str, settings: dict | None = None) -> dict[str, str]:
     for resource in service.configure(context) + service.runit_resources(context):
         path = getattr(resource, "path", None) or getattr(resource, "name", None)
         content = getattr(resource, "content", None)
+        if content is None:  # a directory, account, command: its fields say what it is
+            content = {field.name: getattr(resource, field.name) for field in fields(resource)
+                       if not callable(getattr(resource, field.name))}
         output[str(path)] = f"{type(resource).__name__}:{content}"
     return output
 
