@@ -8,7 +8,6 @@ from gitlab_ctl.engine.resources import Directory, Group, User
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services.base import Context, Service
 
-
 #: redis.conf's TLS settings after tls-port, as omnibus-gitlab writes them: each only when set
 TLS_SETTINGS = ("tls_cert_file", "tls_key_file", "tls_dh_params_file", "tls_ca_cert_file",
                 "tls_ca_cert_dir", "tls_auth_clients", "tls_replication", "tls_cluster",
