@@ -189,8 +189,10 @@ def _object_command(context: Context, name: str, sql: str, exists: str,
 
 
 def database_objects(context: Context) -> list:
-    rails = context.section("gitlab_rails")
-    user, database = rails["db_username"], rails["db_database"]
+    # omnibus-gitlab's database_objects recipe: the role is postgresql['sql_user'] (Rails
+    # connects as gitlab_rails['db_username'], the same "gitlab" unless one is changed)
+    user = context.section("postgresql")["sql_user"]
+    database = context.section("gitlab_rails")["db_database"]
     objects = [
         _object_command(context, f"create role {user}", f'CREATE USER "{user}"',
                         f"SELECT 1 FROM pg_roles WHERE rolname = '{user}'"),
