@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitlab_ctl.engine.resources import Directory, Group, User
+from gitlab_ctl.config.reader import ConfigError
+from gitlab_ctl.engine.resources import Absent, Directory, File, Group, User
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services.base import Context, Service
 
@@ -26,7 +27,30 @@ def settings(context: Context) -> dict:
         values["rename_commands"] = DEFAULT_RENAMED_COMMANDS
     if values.get("tls_protocols") is not None:  # a space-separated list: one quoted value
         values["tls_protocols"] = f'"{values["tls_protocols"]}"'
-    return values
+    return {**values, **replication(values)}
+
+
+def replication(redis: dict) -> dict:
+    """A replica's settings as omnibus-gitlab derives them (libraries/redis.rb and the redis
+    service resource): `ha` starts it down and leaves replication to a failover; otherwise
+    a node that is not the master replicates master_ip:master_port, authenticating with
+    master_password (the node's own password unless set)."""
+    derived: dict = {}
+    if redis.get("announce_ip") and not redis.get("announce_port"):
+        derived["announce_port"] = redis["port"] or None
+    replica = not redis.get("master", True)
+    if redis.get("ha"):
+        derived["set_replicaof"] = False
+    elif replica:
+        derived["set_replicaof"] = True
+    if replica and not redis.get("master_password"):
+        derived["master_password"] = redis.get("password")
+    if derived.get("set_replicaof", redis.get("set_replicaof")):
+        for key in ("master_ip", "master_password"):
+            if not {**redis, **derived}.get(key):
+                raise ConfigError("/etc/gitlab/gitlab.rb", f"redis '{key}' is not defined",
+                                  f"a Redis replica needs redis['{key}'] (its master's)")
+    return derived
 
 
 def configure(context: Context) -> list:
@@ -52,7 +76,10 @@ def supervise(context: Context) -> list:
     run_script = context.render("runit/redis.run.j2", redis=redis)
     definition = ServiceDefinition("redis", run_script, Path(redis["log_directory"]),
                                    log_owner=redis["username"], log_group=redis.get("log_group"))
-    return service_resources(context.layout, definition, context.section("logging"))
+    # ha or start_down: runit's down file keeps it stopped until a failover starts it
+    down = context.layout.sv_dir / "redis" / "down"
+    return [*service_resources(context.layout, definition, context.section("logging")),
+            File(down, "") if redis.get("ha") or redis.get("start_down") else Absent(down)]
 
 
 SERVICE = Service("redis", "redis", "embedded/bin/redis-server", configure, supervise)

@@ -396,9 +396,9 @@ def test_an_unknown_setting_is_refused_and_a_not_applicable_one_warned_with_its_
     assert f"/etc/gitlab/gitlab.rb:{line}: redis['maxclient'] is not a setting of redis" in output
     assert "did you mean redis['maxclients']?" in output
     assert "Reconfigured!" not in output
-    warned, line = appended(host, "redis['announce_ip'] = '10.0.0.1'")
+    warned, line = appended(host, "redis['master_name'] = 'm'")
     assert warned.returncode == 0, warned.stdout + warned.stderr
-    assert (f"/etc/gitlab/gitlab.rb:{line}: redis['announce_ip'] is not applicable here: "
+    assert (f"/etc/gitlab/gitlab.rb:{line}: redis['master_name'] is not applicable here: "
             in warned.stdout + warned.stderr)
 
 

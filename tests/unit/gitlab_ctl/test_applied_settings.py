@@ -53,6 +53,11 @@ COMPANIONS: dict[tuple[str, str], dict[str, Any]] = {
         "tls_dh_params_file", "tls_replication", "tls_cluster", "tls_protocols", "tls_ciphers",
         "tls_ciphersuites", "tls_prefer_server_ciphers", "tls_session_caching",
         "tls_session_cache_size", "tls_session_cache_timeout")},
+    **{("redis", key): {"master": False, "master_ip": "10.0.0.9", "master_password": "p"}
+       for key in ("master_ip", "master_port")},
+    ("redis", "master"): {"master_ip": "10.0.0.9", "master_password": "p"},
+    ("redis", "set_replicaof"): {"master_ip": "10.0.0.9", "master_password": "p"},
+    ("redis", "announce_port"): {"announce_ip": "10.0.0.8"},
     ("gitlab_workhorse", "redis_port"): {"redis_host": "10.9.9.9"},
     ("gitlab_workhorse", "redis_database"): {"redis_host": "10.9.9.9"},
     **{("registry", f"default_notifications_{key}"): {"notifications": [NOTIFY_ENDPOINT]}

@@ -46,11 +46,11 @@ def test_missing_config_is_a_clear_error(tmp_path, capsys):
 
 def test_check_config_validates_values_and_warns_about_unused_keys(tmp_path, capsys):
     config = tmp_path / "gitlab.rb"
-    config.write_text("external_url 'http://gitlab.example.test'\nredis['announce_port'] = 1\n")
+    config.write_text("external_url 'http://gitlab.example.test'\nredis['master_name'] = 'm'\n")
     assert main(["check-config", "--config", str(config)]) == 0
     captured = capsys.readouterr()
     assert "valid (2 top-level settings, 1 warnings)" in captured.out
-    assert f"{config}:2: redis['announce_port'] is not applicable here: " in captured.err
+    assert f"{config}:2: redis['master_name'] is not applicable here: " in captured.err
     assert main(["check-config", "--strict", "--config", str(config)]) == 1
     assert "--strict" in capsys.readouterr().err
     config.write_text("external_url 'http://gitlab.example.test'\nredis['maxclient'] = 1\n")

@@ -119,8 +119,15 @@ SPECIAL: dict[str, Any] = {"backend": "valkey", "log_group": "adm"}
 #: TLS settings are written only with a TLS port
 COMPANIONS = {key: {"tls_port": 6380} for key in load_schema().keys("redis")
               if key.startswith("tls_") and key != "tls_port"}
-#: applied keys that configure the account or directories, checked elsewhere
-NOT_IN_FILES = {"enable", "username", "group", "home", "shell"}
+COMPANIONS.update({key: {"master": False, "master_ip": "10.0.0.9", "master_password": "p"}
+                   for key in ("master_ip", "master_port")})
+COMPANIONS.update({key: {"master_ip": "10.0.0.9", "master_password": "p"}
+                   for key in ("master", "set_replicaof")})
+COMPANIONS["announce_port"] = {"announce_ip": "10.0.0.8"}
+SPECIAL.update({"master": False, "ha": True, "start_down": True})
+#: applied keys that configure the account or directories, checked elsewhere; ha and
+#: start_down are runit's down file (test_redis_replica_peer.py)
+NOT_IN_FILES = {"enable", "username", "group", "home", "shell", "ha", "start_down"}
 
 
 def applied_keys() -> list[str]:

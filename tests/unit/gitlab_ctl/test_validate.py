@@ -52,12 +52,12 @@ def test_a_key_of_another_section_is_named(tmp_path):
 
 
 def test_a_setting_that_has_no_effect_here_warns_once_with_its_reason(tmp_path):
-    warnings = check(tmp_path, "consul['enable'] = true\nredis['announce_ip'] = '1.2.3.4'\n")
+    warnings = check(tmp_path, "consul['enable'] = true\nredis['master_name'] = 'm'\n")
     assert warnings == [
         f"{tmp_path / 'gitlab.rb'}:2: consul['enable'] is not applicable here: Consul (service "
         "discovery for HA) is not part of this package",
-        f"{tmp_path / 'gitlab.rb'}:3: redis['announce_ip'] is not applicable here: this "
-        "gitlab-ctl does not write this setting into Redis' configuration (yet)"]
+        f"{tmp_path / 'gitlab.rb'}:3: redis['master_name'] is not applicable here: only Redis "
+        "Sentinel reads it, and Sentinel is not part of this package"]
 
 
 def test_not_applicable_settings_of_one_section_and_reason_warn_together(tmp_path):
@@ -110,10 +110,10 @@ def test_hostile_gitlab_omnibus_config_is_refused_naming_its_line(tmp_path):
 
 def test_invalid_values_from_the_environment_name_it(tmp_path):
     settings, lines = env_config(tmp_path, URL, "nginx['listen_port'] = 70000\n"
-                                 "redis['announce_ip'] = '1.2.3.4'\n")
+                                 "redis['master_name'] = 'm'\n")
     with pytest.raises(ConfigError) as error:
         validate(resolve_attributes(settings), settings, lines, tmp_path / "gitlab.rb")
     assert error.value.where == "GITLAB_OMNIBUS_CONFIG:1"
     del settings["nginx"]
     warnings = validate(resolve_attributes(settings), settings, lines, tmp_path / "gitlab.rb")
-    assert warnings and warnings[0].startswith("GITLAB_OMNIBUS_CONFIG:2: redis['announce_ip']")
+    assert warnings and warnings[0].startswith("GITLAB_OMNIBUS_CONFIG:2: redis['master_name']")
