@@ -65,7 +65,8 @@ def table_entries(node: object = None, prefix: str = "") -> dict[str, str]:
         if isinstance(spec, dict):
             found.update(table_entries(spec, f"{prefix}{key}."))
         else:
-            found[f"{prefix}{key}"] = spec.split(" if ")[0].rstrip("?+").split(".")[0]
+            found[f"{prefix}{key}"] = (spec.split(" if ")[0].removesuffix("[]").rstrip("?+")
+                                       .split(".")[0])
     return found
 
 

@@ -36,6 +36,9 @@ LEGACY_LDAP_KEYS = ("host", "port", "uid", "method", "bind_dn", "password",
                     "active_directory", "allow_username_or_email_login",
                     "lowercase_usernames", "base", "user_filter", "group_base", "admin_group",
                     "smartcard_ad_cert_field", "smartcard_ad_cert_format", "sync_ssh_keys")
+#: Those gitlab.yml.erb writes through its `quote` helper, so as strings (true: "true").
+LEGACY_LDAP_UNQUOTED = ("port", "active_directory", "allow_username_or_email_login",
+                        "lowercase_usernames")
 
 
 def ldap(rails: Mapping[str, Any]) -> dict[str, Any]:
@@ -48,8 +51,15 @@ def ldap(rails: Mapping[str, Any]) -> dict[str, Any]:
         values["servers"] = {str(name): dict(server) for name, server in servers.items()}
     elif rails.get("ldap_host"):
         # Rails reads these only when host is set, so without it they are left out
-        values.update({key: rails.get(f"ldap_{key}") for key in LEGACY_LDAP_KEYS})
+        values.update({key: legacy_ldap_value(key, rails.get(f"ldap_{key}"))
+                       for key in LEGACY_LDAP_KEYS})
     return values
+
+
+def legacy_ldap_value(key: str, value: Any) -> Any:
+    if value is None or key in LEGACY_LDAP_UNQUOTED:
+        return value
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def omniauth(rails: Mapping[str, Any]) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def sources(node: Any = None) -> Iterator[str]:
             yield from sources(child)
         return
     for part in str(node).split(" if "):
-        yield part.rstrip("?+").split(".")[0]
+        yield part.removesuffix("[]").rstrip("?+").split(".")[0]
 
 
 def derived(rails: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,7 +65,9 @@ def entry(rails: Mapping[str, Any], spec: str) -> Any:
     source, _, condition = spec.partition(" if ")
     if condition and not lookup(rails, condition):
         return _LEFT_OUT
-    value = lookup(rails, source.rstrip("?+"))
+    value = lookup(rails, source.removesuffix("[]").rstrip("?+"))
+    if source.endswith("[]"):
+        return value or None
     if source.endswith("?") and value is None:
         return _LEFT_OUT
     if source.endswith("+") and not value:

@@ -43,6 +43,29 @@ FORTI_CLOUD = {"forti_token_cloud_enabled": True,
                "forti_token_cloud_client_id": "forti_token_cloud_client_id",
                "forti_token_cloud_client_secret": "123s3cr3t456"}
 OPENBAO_URL = "http://openbao.example.com"
+SMIME = {"gitlab_email_smime_enabled": True,
+         "gitlab_email_smime_key_file": "/etc/gitlab/ssl/custom_gitlab_smime.key",
+         "gitlab_email_smime_cert_file": "/etc/gitlab/ssl/custom_gitlab_smime.crt",
+         "gitlab_email_smime_ca_certs_file": "/etc/gitlab/ssl/custom_gitlab_smime_cas.crt"}
+HTTP_CLIENT = {"tls_client_cert_file": "/path/to/tls_cert_file",
+               "tls_client_cert_password": "somepassword"}
+SHARED = "/var/opt/gitlab/gitlab-rails/shared"
+AWS = {"provider": "AWS", "region": "eu-west-1", "aws_access_key_id": "AKIAKIAKI",
+       "aws_secret_access_key": "secret123"}
+PAGES = {"pages_path": "/random/path", "pages_object_store_enabled": True,
+         "pages_object_store_remote_directory": "foobar",
+         "pages_object_store_connection": AWS}
+# ldap_spec.rb's old single-server syntax (active_directory as a boolean here: the spec's
+# placeholder string would be refused by this gitlab-ctl's type check)
+LEGACY_LDAP = {"ldap_enabled": True, "prevent_ldap_sign_in": False, "ldap_host": "primary.ldap",
+               "ldap_port": 389, "ldap_uid": "uid", "ldap_password": "s3cr3t",
+               "ldap_base": "dc=example,dc=com", "ldap_user_filter": "", "ldap_method": "plain",
+               "ldap_bind_dn": "foobar", "ldap_active_directory": True,
+               "ldap_smartcard_ad_cert_field": "extendedAttribute2",
+               "ldap_smartcard_ad_cert_format": "subject",
+               "ldap_allow_username_or_email_login": False, "ldap_lowercase_usernames": True,
+               "ldap_group_base": "dc-example.com", "ldap_admin_group": "foo",
+               "ldap_sync_ssh_keys": True, "ldap_sync_time": 10}
 
 # (spec, gitlab.rb gitlab_rails settings, dotted path in production, expected value)
 CASES = [
@@ -124,6 +147,68 @@ CASES = [
       "registry_replication": {"enabled": True, "primary_api_url": "https://example.com"}}),
 ]
 
+CASES += [
+    ("gitlab-http-client-default", {}, "gitlab.http_client", {}),
+    ("gitlab-http-client-user", {"http_client": HTTP_CLIENT}, "gitlab.http_client", HTTP_CLIENT),
+    ("gitlab-smime-default", {}, "gitlab.email_smime",
+     {"enabled": False, "cert_file": "/etc/gitlab/ssl/gitlab_smime.crt",
+      "key_file": "/etc/gitlab/ssl/gitlab_smime.key", "ca_certs_file": None}),
+    ("gitlab-smime-user", SMIME, "gitlab.email_smime",
+     {"enabled": True, "cert_file": "/etc/gitlab/ssl/custom_gitlab_smime.crt",
+      "key_file": "/etc/gitlab/ssl/custom_gitlab_smime.key",
+      "ca_certs_file": "/etc/gitlab/ssl/custom_gitlab_smime_cas.crt"}),
+    ("gitlab-allowed-hosts", {"allowed_hosts": ["example.com", "foobar.com"]},
+     "gitlab.allowed_hosts", ["example.com", "foobar.com"]),
+    ("gitlab-action-cable-default", {}, "gitlab.action_cable_allowed_origins", None),
+    ("gitlab-action-cable-user", {"action_cable_allowed_origins": ["example.com", "foobar.com"]},
+     "gitlab.action_cable_allowed_origins", ["example.com", "foobar.com"]),
+    ("gitlab-settings-cache-default", {}, "gitlab.application_settings_cache_seconds", None),
+    ("gitlab-settings-cache-user", {"application_settings_cache_seconds": 30},
+     "gitlab.application_settings_cache_seconds", 30),
+    ("gitlab-disable-animations-default", {}, "gitlab.disable_animations", False),
+    ("gitlab-disable-animations-user", {"disable_animations": True},
+     "gitlab.disable_animations", True),
+    ("gitlab-color-mode-default", {}, "gitlab.default_color_mode", None),
+    ("gitlab-color-mode-user", {"gitlab_default_color_mode": 2}, "gitlab.default_color_mode", 2),
+    ("gitlab-product-usage-default", {}, "gitlab.initial_gitlab_product_usage_data", None),
+    ("gitlab-product-usage-user", {"initial_gitlab_product_usage_data": False},
+     "gitlab.initial_gitlab_product_usage_data", False),
+    ("gitlab-cookie-salts-default", {}, "gitlab.signed_cookie_salt", None),
+    ("gitlab-signed-cookie-salt", {"signed_cookie_salt": "custom_signed_salt"},
+     "gitlab.signed_cookie_salt", "custom_signed_salt"),
+    ("gitlab-encrypted-cookie-salt",
+     {"authenticated_encrypted_cookie_salt": "custom_encrypted_salt"},
+     "gitlab.authenticated_encrypted_cookie_salt", "custom_encrypted_salt"),
+    ("gitaly-default-retries", {}, "gitaly.client_max_attempts", 4),
+    ("gitaly-default-backoff", {}, "gitaly.client_max_backoff", "1.4s"),
+    ("gitaly-rails-attempts", {"gitaly_client_max_attempts": 5}, "gitaly.client_max_attempts", 5),
+    ("gitaly-rails-backoff", {"gitaly_client_max_backoff": "2.0s"},
+     "gitaly.client_max_backoff", "2.0s"),
+    ("gitlab_shell-default-git-timeout", {}, "gitlab_shell.git_timeout", 10800),
+    ("gitlab_shell-user-git-timeout", {"gitlab_shell_git_timeout": 99999},
+     "gitlab_shell.git_timeout", 99999),
+    ("pages-default-path", {}, "pages.path", f"{SHARED}/pages"),
+    ("pages-default-object-store", {}, "pages.object_store",
+     {"connection": {}, "enabled": False, "remote_directory": "pages"}),
+    ("pages-default-local-store", {}, "pages.local_store",
+     {"enabled": True, "path": f"{SHARED}/pages"}),
+    ("pages-user-path", PAGES, "pages.path", "/random/path"),
+    ("pages-user-object-store", PAGES, "pages.object_store",
+     {"connection": AWS, "enabled": True, "remote_directory": "foobar"}),
+    ("pages-user-local-store", PAGES, "pages.local_store",
+     {"enabled": True, "path": "/random/path"}),
+    ("prometheus-external-address", {"prometheus_address": "1.1.1.1:2222"}, "prometheus",
+     {"enabled": True, "server_address": "1.1.1.1:2222"}),
+    ("ldap-old-syntax", LEGACY_LDAP, "ldap",
+     {"enabled": True, "prevent_ldap_sign_in": False,
+      "smartcard_ad_cert_field": "extendedAttribute2", "smartcard_ad_cert_format": "subject",
+      "sync_time": 10, "host": "primary.ldap", "port": 389, "uid": "uid",
+      "password": "s3cr3t", "base": "dc=example,dc=com", "user_filter": "", "method": "plain",
+      "bind_dn": "foobar", "active_directory": True, "allow_username_or_email_login": False,
+      "lowercase_usernames": True, "group_base": "dc-example.com", "admin_group": "foo",
+      "sync_ssh_keys": "true"}),
+]
+
 # cron_jobs_spec.rb's table: gitlab.yml cron job, gitlab_rails key
 CRON_JOBS = [
     ("admin_email_worker", "admin_email_worker_cron"),
@@ -199,7 +284,7 @@ def _enablers(key: str) -> dict[str, Any]:
         if isinstance(node, dict):
             for child in node.values():
                 walk(child)
-        elif str(node).split(" if ")[0].rstrip("?+") == key and " if " in node:
+        elif str(node).split(" if ")[0].removesuffix("[]").rstrip("?+") == key and " if " in node:
             other = node.split(" if ")[1].split(".")[0]
             if other != key:
                 found[other] = True if other.endswith("enabled") else "0 0 * * *"
