@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gitlab_ctl.services import gitlab_rails_yml_table
+
 #: Object types with their own `<type>_object_store_*` settings; the first ones go through
 #: Workhorse and so also have `proxy_download`.
 PROXIED_TYPES = ("artifacts", "lfs", "uploads", "packages", "dependency_proxy")
@@ -27,6 +29,16 @@ MAILBOX_KEYS = {"enabled": "enabled", "address": "address", "user": "email",
                 "start_tls": "start_tls", "inbox_method": "inbox_method",
                 "mailbox": "mailbox_name", "idle_timeout": "idle_timeout",
                 "log_path": "log_file"}
+#: The single-server LDAP settings of old (gitlab_rails['ldap_<key>']), in gitlab.yml's
+#: order; omnibus-gitlab still writes them when ldap_servers is empty and Rails then takes
+#: them as the server `main`.
+LEGACY_LDAP_KEYS = ("host", "port", "uid", "method", "bind_dn", "password",
+                    "active_directory", "allow_username_or_email_login",
+                    "lowercase_usernames", "base", "user_filter", "group_base", "admin_group",
+                    "smartcard_ad_cert_field", "smartcard_ad_cert_format", "sync_ssh_keys")
+#: Those gitlab.yml.erb writes through its `quote` helper, so as strings (true: "true").
+LEGACY_LDAP_UNQUOTED = ("port", "active_directory", "allow_username_or_email_login",
+                        "lowercase_usernames")
 
 
 def ldap(rails: Mapping[str, Any]) -> dict[str, Any]:
@@ -37,7 +49,17 @@ def ldap(rails: Mapping[str, Any]) -> dict[str, Any]:
     servers = rails.get("ldap_servers") or {}
     if servers:
         values["servers"] = {str(name): dict(server) for name, server in servers.items()}
+    elif rails.get("ldap_host"):
+        # Rails reads these only when host is set, so without it they are left out
+        values.update({key: legacy_ldap_value(key, rails.get(f"ldap_{key}"))
+                       for key in LEGACY_LDAP_KEYS})
     return values
+
+
+def legacy_ldap_value(key: str, value: Any) -> Any:
+    if value is None or key in LEGACY_LDAP_UNQUOTED:
+        return value
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def omniauth(rails: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,7 +132,14 @@ def values(rails: Mapping[str, Any]) -> dict[str, Any]:
             "incoming_email": mailbox(rails, "incoming_email"),
             "service_desk_email": mailbox(rails, "service_desk_email"),
             "backup_upload": backup_upload(rails), "gravatar": gravatar(rails),
-            "rack_attack": {"git_basic_auth": rails.get("rack_attack_git_basic_auth")}}
+            "rack_attack": {"git_basic_auth": rails.get("rack_attack_git_basic_auth")},
+            "mattermost": {"enabled": rails.get("mattermost_host") is not None,
+                           "host": rails.get("mattermost_host")},
+            # no Prometheus runs here: Rails queries one only at the address given
+            "prometheus": {"enabled": rails.get("prometheus_address") is not None,
+                           "server_address": rails.get("prometheus_address") or ""},
+            "table": gitlab_rails_yml_table.sections(rails),
+            "own_sections": gitlab_rails_yml_table.own_sections(rails)}
 
 
 def holds_secrets(rails: Mapping[str, Any]) -> bool:
@@ -118,7 +147,12 @@ def holds_secrets(rails: Mapping[str, Any]) -> bool:
     never shown)."""
     keys = ("incoming_email_password", "service_desk_email_password", "backup_upload_connection",
             "backup_encryption_key", "omniauth_providers", "incoming_email_inbox_options",
-            "service_desk_email_inbox_options")
+            "service_desk_email_inbox_options", "ldap_password", "registry_notification_secret",
+            "microsoft_graph_mailer_client_secret", "amazon_ses_mailer_secret_access_key",
+            "forti_authenticator_access_token", "forti_token_cloud_client_secret",
+            "duo_auth_secret_key", "signed_cookie_salt", "authenticated_encrypted_cookie_salt",
+            "external_diffs_object_store_connection", "pages_object_store_connection",
+            "agent_plan_content_object_store_connection", "sentry_dsn", "openbao")
     store = rails.get("object_store") or {}
     return (any(rails.get(key) for key in keys) or bool(rails.get("ldap_servers"))
             or bool(store.get("enabled") and store.get("connection"))
