@@ -1,8 +1,8 @@
 """Build-time preparation of gitlab_ctl, run by the gitlab-ctl software definition: the
-settings' schema (and so the defaults) as JSON and the config templates as compiled Python
-modules, so a reconfigure neither parses YAML with the pure-Python parser nor compiles a
-template (together about 0.4 s of a no-op run). In this repository neither exists and both
-are read from source.
+settings' schema (and so the defaults) and gitlab.yml's table as JSON, and the config
+templates as compiled Python modules, so a reconfigure neither parses YAML with the
+pure-Python parser nor compiles a template (together about 0.4 s of a no-op run). In this
+repository none of them exists and all are read from source.
 
 Usage: python3 -m gitlab_ctl.precompile
 """
@@ -14,6 +14,7 @@ import sys
 
 from gitlab_ctl.config.schema import SCHEMA_JSON, read_schema_yaml
 from gitlab_ctl.paths import COMPILED_TEMPLATES_DIR, TEMPLATES_DIR
+from gitlab_ctl.services.gitlab_rails_yml_table import TABLE_JSON, read_table_yaml
 
 
 def main() -> int:
@@ -22,6 +23,7 @@ def main() -> int:
     schema = read_schema_yaml()
     # in the YAML order: config files (gitaly's TOML) keep the order the defaults give
     SCHEMA_JSON.write_text(json.dumps(schema, indent=1) + "\n")
+    TABLE_JSON.write_text(json.dumps(read_table_yaml(), indent=1) + "\n")
     environment = template_environment(TEMPLATES_DIR)
     names = environment.list_templates()
     COMPILED_TEMPLATES_DIR.mkdir(parents=True, exist_ok=True)

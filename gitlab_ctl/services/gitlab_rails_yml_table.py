@@ -10,9 +10,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 TABLE = Path(__file__).with_name("gitlab_rails_yml_table.yml")
+#: Written only by a package build (gitlab_ctl.precompile): a run then reads JSON, not the
+#: YAML with the package's pure-Python parser.
+TABLE_JSON = TABLE.with_suffix(".json")
 #: Sections gitlab.yml.j2 writes itself; the table's entries are added inside them.
 MERGED_SECTIONS = ("gitlab", "dependency_proxy", "terraform_state", "ci_secure_files",
                    "registry", "omniauth", "encrypted_settings", "gitaly", "gitlab_shell")
@@ -28,6 +29,14 @@ _LEFT_OUT = object()
 
 @cache
 def table() -> dict[str, Any]:
+    if TABLE_JSON.is_file():
+        return json.loads(TABLE_JSON.read_text(encoding="utf-8"))
+    return read_table_yaml()
+
+
+def read_table_yaml() -> dict[str, Any]:
+    import yaml  # in a package, only its build reads the YAML
+
     return yaml.safe_load(TABLE.read_text(encoding="utf-8"))
 
 

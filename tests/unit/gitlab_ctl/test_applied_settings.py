@@ -12,7 +12,7 @@ import pytest
 
 from gitlab_ctl.commands.reconfigure import base_resources
 from gitlab_ctl.config.schema import TOP_LEVEL, Setting, load_schema
-from gitlab_ctl.services import SERVICES
+from gitlab_ctl.services import SERVICES, gitlab_rails_yml, gitlab_rails_yml_table
 from gitlab_ctl.services.base import Context, RenderError
 from tests.unit.gitlab_ctl.test_config_templates import SITE_URLS, make_context
 
@@ -22,6 +22,7 @@ PROBES: dict[tuple[str, str], Any] = {
     ("gitlab_rails", "ldap_servers"): {"main": {"label": "LDAP", "host": "ldap.example.test"}},
     ("gitlab_rails", "object_store"): {"enabled": True, "connection": {"provider": "AWS"}},
     ("gitlab_rails", "nginx"): {"client_max_body_size": "77m"},
+    ("gitlab_rails", "cell"): {"enabled": True, "id": 7},
     ("gitlab_kas", "nginx"): {"client_max_body_size": "77m"},
     ("gitlab_pages", "nginx"): {"client_max_body_size": "77m"},
     ("registry", "nginx"): {"client_max_body_size": "77m"},
@@ -63,6 +64,23 @@ COMPANIONS: dict[tuple[str, str], dict[str, Any]] = {
     **{("registry", f"default_notifications_{key}"): {"notifications": [NOTIFY_ENDPOINT]}
        for key in ("timeout", "maxretries", "backoff", "headers")},
 }
+
+
+def table_companions(node: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """gitlab.yml's table writes `key if other` only when gitlab_rails['other'] is on."""
+    if isinstance(node, dict):
+        return {name: found for child in node.values()
+                for name, found in table_companions(child).items()}
+    source, _, condition = str(node).partition(" if ")
+    if not condition or "." in condition:
+        return {}
+    return {("gitlab_rails", source.removesuffix("[]").rstrip("?+")): {condition: True}}
+
+
+COMPANIONS.update(table_companions(gitlab_rails_yml_table.read_table_yaml()))
+# the single-server LDAP keys are written only with ldap_host (and no ldap_servers)
+COMPANIONS.update({("gitlab_rails", f"ldap_{key}"): {"ldap_host": "ldap.example.test"}
+                   for key in gitlab_rails_yml.LEGACY_LDAP_KEYS if key != "host"})
 
 
 def probe(setting: Setting) -> Any:
