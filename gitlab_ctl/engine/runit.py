@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import struct
+import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -143,8 +144,26 @@ def sv(layout: Layout, command: str, name: str, wait: int | None = None
     return subprocess.run([*argv, command, name], capture_output=True, text=True, env=env)
 
 
-def log_config(logging: Mapping[str, Any]) -> str:
-    """svlogd's config: size, number of files, rotation time and the gzip processor."""
+def shipped_logging(logging: Mapping[str, Any], name: str, hostname: str) -> dict[str, Any]:
+    """What logging['udp_log_shipping_host'] implies, as omnibus-gitlab's Logging library:
+    svlogd sends every line to host:port over UDP, each prefixed '<hostname> <service>: ',
+    unless gitlab.rb set svlogd_udp or svlogd_prefix itself."""
+    values = dict(logging)
+    host = values.get("udp_log_shipping_host")
+    if not host:
+        return values
+    port = values.get("udp_log_shipping_port")
+    if not values.get("svlogd_udp"):
+        values["svlogd_udp"] = f"{host}:{port}" if port else str(host)
+    if not values.get("svlogd_prefix"):
+        values["svlogd_prefix"] = f"{hostname} {name}: "
+    return values
+
+
+def log_config(logging: Mapping[str, Any], name: str = "") -> str:
+    """svlogd's config: size, number of files, rotation time, the gzip processor, and the
+    UDP destination and prefix when logs are shipped."""
+    logging = shipped_logging(logging, name, socket.gethostname())
     lines = [f"s{logging['svlogd_size']}", f"n{logging['svlogd_num']}",
              f"t{logging['svlogd_timeout']}"]
     if logging.get("svlogd_filter"):
@@ -173,18 +192,21 @@ def service_resources(layout: Layout, service: ServiceDefinition,
                       logging: Mapping[str, Any]) -> list:
     """The sv directory with run, log/run and log/config, and the log dir."""
     sv_dir = layout.sv_dir / service.name
-    log_group = service.log_group or "root"
+    # logging['log_group'] (omnibus-gitlab's LogfilesHelper): the group of every service's
+    # log directory and svlogd, unless the service names its own
+    group = service.log_group or logging.get("log_group")
+    log_group = group or "root"
     log_run = (f"#!/bin/sh\nexec {layout.embedded}/bin/chpst -P -U root:{log_group} "
                f"-u root:{log_group} {layout.embedded}/bin/svlogd -tt {service.log_dir}\n")
     return [
         Directory(sv_dir), Directory(sv_dir / "log"), Directory(sv_dir / "log" / "main"),
-        Directory(service.log_dir, owner=service.log_owner, group=service.log_group,
-                  mode=0o750 if service.log_group else 0o700),
+        Directory(service.log_dir, owner=service.log_owner, group=group,
+                  mode=0o750 if group else 0o700),
         File(sv_dir / "run", service.run_script, mode=0o755,
              notifies=(("restart", service.name),)),
         File(sv_dir / "log" / "run", log_run, mode=0o755,
              notifies=(("restart-log", service.name),)),
-        File(sv_dir / "log" / "config", log_config(logging),
+        File(sv_dir / "log" / "config", log_config(logging, service.name),
              notifies=(("hup-log", service.name),)),
         Link(service.log_dir / "config", sv_dir / "log" / "config"),
     ]

@@ -43,7 +43,8 @@ def configure(context: Context) -> list:
 def supervise(context: Context) -> list:
     settings = context.section("logrotate")
     run_script = context.render("runit/logrotate.run.j2", logrotate=settings)
-    definition = ServiceDefinition("logrotate", run_script, context.layout.log_dir / "logrotate")
+    definition = ServiceDefinition("logrotate", run_script, Path(settings["log_directory"]),
+                                   log_group=settings["log_group"])
     return service_resources(context.layout, definition, context.section("logging"))
 
 

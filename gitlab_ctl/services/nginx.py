@@ -96,8 +96,11 @@ def supervise(context: Context) -> list:
     nginx = settings(context)
     www = context.section("web_server")
     run_script = context.render("runit/nginx.run.j2", nginx=nginx)
+    # nginx['log_group'], else logging['log_group'], else the web server's group
+    log_group = (nginx.get("log_group") or context.section("logging").get("log_group")
+                 or www["group"])
     definition = ServiceDefinition("nginx", run_script, Path(nginx["log_directory"]),
-                                   log_group=www["group"], reload_action="hup")
+                                   log_group=log_group, reload_action="hup")
     return service_resources(context.layout, definition, context.section("logging"))
 
 
