@@ -23,6 +23,10 @@ def settings(context: Context) -> dict:
     values = dict(context.section("nginx"))
     if values.get("worker_processes") is None:
         values["worker_processes"] = context.facts.cpus
+    host = context.section("gitlab_rails").get("gitlab_host")
+    for key, suffix in (("ssl_certificate", "crt"), ("ssl_certificate_key", "key")):
+        if values.get(key) is None:  # omnibus-gitlab's paths, named by the host
+            values[key] = f"/etc/gitlab/ssl/{host}.{suffix}"
     return values
 
 
