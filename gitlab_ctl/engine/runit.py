@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import struct
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
