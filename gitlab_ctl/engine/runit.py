@@ -315,20 +315,31 @@ def uses_systemd() -> bool:
     return Path("/run/systemd/system").is_dir()
 
 
-def systemd_unit(layout: Layout) -> str:
+#: omnibus-gitlab's package['systemd_*'] defaults, for the unit that starts runsvdir.
+SYSTEMD_DEFAULTS = {"systemd_after": "multi-user.target", "systemd_wanted_by": "multi-user.target",
+                    "systemd_tasks_max": 4915}
+
+
+def systemd_unit(layout: Layout, package: Mapping[str, Any] | None = None) -> str:
+    """gitlab-runsvdir.service as omnibus-gitlab writes it (package['systemd_after'],
+    ['systemd_wanted_by'], ['systemd_tasks_max']; a null TasksMax leaves systemd's)."""
+    values = {**SYSTEMD_DEFAULTS, **{k: v for k, v in (package or {}).items()
+                                     if k in SYSTEMD_DEFAULTS}}
+    tasks_max = values["systemd_tasks_max"]
     return (
-        "[Unit]\nDescription=GitLab Runit supervision process\nAfter=multi-user.target\n\n"
-        "[Service]\n"
-        f"ExecStart={layout.embedded}/bin/runsvdir-start\nRestart=always\nTasksMax=4915\n"
-        "Slice=gitlab.slice\nDelegate=memory cpu\n\n"
-        "[Install]\nWantedBy=multi-user.target\n")
+        f"[Unit]\nDescription=GitLab Runit supervision process\nAfter={values['systemd_after']}"
+        "\n\n[Service]\n"
+        f"ExecStart={layout.embedded}/bin/runsvdir-start\nRestart=always\n"
+        + (f"TasksMax={tasks_max}\n" if tasks_max is not None else "")
+        + "Slice=gitlab.slice\nDelegate=memory cpu\n\n"
+        f"[Install]\nWantedBy={values['systemd_wanted_by']}\n")
 
 
-def supervisor_resources(layout: Layout) -> list:
+def supervisor_resources(layout: Layout, package: Mapping[str, Any] | None = None) -> list:
     """The service directories, and the systemd unit where systemd runs."""
     resources: list = [Directory(layout.sv_dir), Directory(layout.service_dir)]
     if uses_systemd():
-        resources.append(File(SYSTEMD_UNIT, systemd_unit(layout)))
+        resources.append(File(SYSTEMD_UNIT, systemd_unit(layout, package)))
     return resources
 
 
