@@ -27,6 +27,8 @@ def settings(context: Context) -> dict:
     for key, suffix in (("ssl_certificate", "crt"), ("ssl_certificate_key", "key")):
         if values.get(key) is None:  # omnibus-gitlab's paths, named by the host
             values[key] = f"/etc/gitlab/ssl/{host}.{suffix}"
+    if values.get("proxy_protocol") and values.get("real_ip_header") is None:
+        values["real_ip_header"] = "proxy_protocol"  # as omnibus-gitlab's GitlabRails
     return values
 
 
