@@ -186,6 +186,8 @@ class ServiceDefinition:
     log_owner: str = "root"
     log_group: str | None = None
     reload_action: str = "restart"
+    # svlogd's -tt timestamps; off for a service logging JSON, whose lines carry their own
+    timestamps: bool = True
 
 
 def service_resources(layout: Layout, service: ServiceDefinition,
@@ -197,7 +199,8 @@ def service_resources(layout: Layout, service: ServiceDefinition,
     group = service.log_group or logging.get("log_group")
     log_group = group or "root"
     log_run = (f"#!/bin/sh\nexec {layout.embedded}/bin/chpst -P -U root:{log_group} "
-               f"-u root:{log_group} {layout.embedded}/bin/svlogd -tt {service.log_dir}\n")
+               f"-u root:{log_group} {layout.embedded}/bin/svlogd "
+               f"{'-tt ' if service.timestamps else ''}{service.log_dir}\n")
     return [
         Directory(sv_dir), Directory(sv_dir / "log"), Directory(sv_dir / "log" / "main"),
         Directory(service.log_dir, owner=service.log_owner, group=group,

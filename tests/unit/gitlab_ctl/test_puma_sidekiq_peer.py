@@ -69,6 +69,10 @@ CASES = [
     ("sidekiq/runit-all-queues", {}, SIDEKIQ_RUN, "'*'", True),
     ("sidekiq/custom-concurrency", {"sidekiq": {"concurrency": 42}}, SIDEKIQ_RUN, "-c 42", True),
     ("sidekiq/interval-by-default", {}, SIDEKIQ_RUN, " -i ", False),
+    ("sidekiq/svlogd-no-timestamps-by-default", {}, "/opt/gitlab/sv/sidekiq/log/run", "-tt",
+     False),
+    ("sidekiq/svlogd-timestamps-for-text-logs", {"sidekiq": {"log_format": "text"}},
+     "/opt/gitlab/sv/sidekiq/log/run", "-tt", True),
 ]
 
 
