@@ -45,7 +45,7 @@ def base_resources(context: Context) -> list:
         Directory(layout.install_dir / "etc"),
         Group(user["group"]),
         User(user["username"], user["group"], user["home"], user["shell"]),
-        *runit.supervisor_resources(layout),
+        *runit.supervisor_resources(layout, context.section("package")),
     ]
 
 

@@ -103,6 +103,10 @@ def _site_from_url(attributes: dict[str, Any], site: Site) -> None:
             headers["X-Forwarded-Proto"] = "https" if https else "http"
         if https:
             headers.setdefault("X-Forwarded-Ssl", "on")
+    if section.get("proxy_protocol"):  # the client's address is the PROXY header's
+        headers.update({"X-Real-IP": "$proxy_protocol_addr",
+                        "X-Forwarded-For": "$proxy_protocol_addr"})
+        _fill(section, {"real_ip_header": "proxy_protocol"})
     section["proxy_set_headers"] = headers
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import struct
 import subprocess
 import time
@@ -143,8 +144,26 @@ def sv(layout: Layout, command: str, name: str, wait: int | None = None
     return subprocess.run([*argv, command, name], capture_output=True, text=True, env=env)
 
 
-def log_config(logging: Mapping[str, Any]) -> str:
-    """svlogd's config: size, number of files, rotation time and the gzip processor."""
+def shipped_logging(logging: Mapping[str, Any], name: str, hostname: str) -> dict[str, Any]:
+    """What logging['udp_log_shipping_host'] implies, as omnibus-gitlab's Logging library:
+    svlogd sends every line to host:port over UDP, each prefixed '<hostname> <service>: ',
+    unless gitlab.rb set svlogd_udp or svlogd_prefix itself."""
+    values = dict(logging)
+    host = values.get("udp_log_shipping_host")
+    if not host:
+        return values
+    port = values.get("udp_log_shipping_port")
+    if not values.get("svlogd_udp"):
+        values["svlogd_udp"] = f"{host}:{port}" if port else str(host)
+    if not values.get("svlogd_prefix"):
+        values["svlogd_prefix"] = f"{hostname} {name}: "
+    return values
+
+
+def log_config(logging: Mapping[str, Any], name: str = "") -> str:
+    """svlogd's config: size, number of files, rotation time, the gzip processor, and the
+    UDP destination and prefix when logs are shipped."""
+    logging = shipped_logging(logging, name, socket.gethostname())
     lines = [f"s{logging['svlogd_size']}", f"n{logging['svlogd_num']}",
              f"t{logging['svlogd_timeout']}"]
     if logging.get("svlogd_filter"):
@@ -167,24 +186,30 @@ class ServiceDefinition:
     log_owner: str = "root"
     log_group: str | None = None
     reload_action: str = "restart"
+    # svlogd's -tt timestamps; off for a service logging JSON, whose lines carry their own
+    timestamps: bool = True
 
 
 def service_resources(layout: Layout, service: ServiceDefinition,
                       logging: Mapping[str, Any]) -> list:
     """The sv directory with run, log/run and log/config, and the log dir."""
     sv_dir = layout.sv_dir / service.name
-    log_group = service.log_group or "root"
+    # logging['log_group'] (omnibus-gitlab's LogfilesHelper): the group of every service's
+    # log directory and svlogd, unless the service names its own
+    group = service.log_group or logging.get("log_group")
+    log_group = group or "root"
     log_run = (f"#!/bin/sh\nexec {layout.embedded}/bin/chpst -P -U root:{log_group} "
-               f"-u root:{log_group} {layout.embedded}/bin/svlogd -tt {service.log_dir}\n")
+               f"-u root:{log_group} {layout.embedded}/bin/svlogd "
+               f"{'-tt ' if service.timestamps else ''}{service.log_dir}\n")
     return [
         Directory(sv_dir), Directory(sv_dir / "log"), Directory(sv_dir / "log" / "main"),
-        Directory(service.log_dir, owner=service.log_owner, group=service.log_group,
-                  mode=0o750 if service.log_group else 0o700),
+        Directory(service.log_dir, owner=service.log_owner, group=group,
+                  mode=0o750 if group else 0o700),
         File(sv_dir / "run", service.run_script, mode=0o755,
              notifies=(("restart", service.name),)),
         File(sv_dir / "log" / "run", log_run, mode=0o755,
              notifies=(("restart-log", service.name),)),
-        File(sv_dir / "log" / "config", log_config(logging),
+        File(sv_dir / "log" / "config", log_config(logging, service.name),
              notifies=(("hup-log", service.name),)),
         Link(service.log_dir / "config", sv_dir / "log" / "config"),
     ]
@@ -293,20 +318,31 @@ def uses_systemd() -> bool:
     return Path("/run/systemd/system").is_dir()
 
 
-def systemd_unit(layout: Layout) -> str:
+#: omnibus-gitlab's package['systemd_*'] defaults, for the unit that starts runsvdir.
+SYSTEMD_DEFAULTS = {"systemd_after": "multi-user.target", "systemd_wanted_by": "multi-user.target",
+                    "systemd_tasks_max": 4915}
+
+
+def systemd_unit(layout: Layout, package: Mapping[str, Any] | None = None) -> str:
+    """gitlab-runsvdir.service as omnibus-gitlab writes it (package['systemd_after'],
+    ['systemd_wanted_by'], ['systemd_tasks_max']; a null TasksMax leaves systemd's)."""
+    values = {**SYSTEMD_DEFAULTS, **{k: v for k, v in (package or {}).items()
+                                     if k in SYSTEMD_DEFAULTS}}
+    tasks_max = values["systemd_tasks_max"]
     return (
-        "[Unit]\nDescription=GitLab Runit supervision process\nAfter=multi-user.target\n\n"
-        "[Service]\n"
-        f"ExecStart={layout.embedded}/bin/runsvdir-start\nRestart=always\nTasksMax=4915\n"
-        "Slice=gitlab.slice\nDelegate=memory cpu\n\n"
-        "[Install]\nWantedBy=multi-user.target\n")
+        f"[Unit]\nDescription=GitLab Runit supervision process\nAfter={values['systemd_after']}"
+        "\n\n[Service]\n"
+        f"ExecStart={layout.embedded}/bin/runsvdir-start\nRestart=always\n"
+        + (f"TasksMax={tasks_max}\n" if tasks_max is not None else "")
+        + "Slice=gitlab.slice\nDelegate=memory cpu\n\n"
+        f"[Install]\nWantedBy={values['systemd_wanted_by']}\n")
 
 
-def supervisor_resources(layout: Layout) -> list:
+def supervisor_resources(layout: Layout, package: Mapping[str, Any] | None = None) -> list:
     """The service directories, and the systemd unit where systemd runs."""
     resources: list = [Directory(layout.sv_dir), Directory(layout.service_dir)]
     if uses_systemd():
-        resources.append(File(SYSTEMD_UNIT, systemd_unit(layout)))
+        resources.append(File(SYSTEMD_UNIT, systemd_unit(layout, package)))
     return resources
 
 

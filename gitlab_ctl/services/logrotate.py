@@ -17,11 +17,14 @@ ROTATED = {"nginx": "web_server", "puma": "user", "sidekiq": "user", "gitlab-rai
 
 def entries(context: Context) -> list[dict]:
     result = []
+    log_group = context.section("logging")["log_group"]
     for name, owner_section in ROTATED.items():
         owner = context.section(owner_section)
         user = "root" if name == "nginx" else owner["username"]
+        # as omnibus-gitlab's logrotate_group: the service's log_group, logging's, the owner's
+        own = context.section("nginx")["log_group"] if name == "nginx" else None
         result.append({"name": name, "dir": context.layout.log_dir / name, "user": user,
-                       "group": owner["group"]})
+                       "group": own or log_group or owner["group"]})
     return result
 
 
@@ -43,7 +46,8 @@ def configure(context: Context) -> list:
 def supervise(context: Context) -> list:
     settings = context.section("logrotate")
     run_script = context.render("runit/logrotate.run.j2", logrotate=settings)
-    definition = ServiceDefinition("logrotate", run_script, context.layout.log_dir / "logrotate")
+    definition = ServiceDefinition("logrotate", run_script, Path(settings["log_directory"]),
+                                   log_group=settings["log_group"])
     return service_resources(context.layout, definition, context.section("logging"))
 
 

@@ -23,6 +23,12 @@ def settings(context: Context) -> dict:
     values = dict(context.section("nginx"))
     if values.get("worker_processes") is None:
         values["worker_processes"] = context.facts.cpus
+    host = context.section("gitlab_rails").get("gitlab_host")
+    for key, suffix in (("ssl_certificate", "crt"), ("ssl_certificate_key", "key")):
+        if values.get(key) is None:  # omnibus-gitlab's paths, named by the host
+            values[key] = f"/etc/gitlab/ssl/{host}.{suffix}"
+    if values.get("proxy_protocol") and values.get("real_ip_header") is None:
+        values["real_ip_header"] = "proxy_protocol"  # as omnibus-gitlab's GitlabRails
     return values
 
 
@@ -96,8 +102,11 @@ def supervise(context: Context) -> list:
     nginx = settings(context)
     www = context.section("web_server")
     run_script = context.render("runit/nginx.run.j2", nginx=nginx)
+    # nginx['log_group'], else logging['log_group'], else the web server's group
+    log_group = (nginx.get("log_group") or context.section("logging").get("log_group")
+                 or www["group"])
     definition = ServiceDefinition("nginx", run_script, Path(nginx["log_directory"]),
-                                   log_group=www["group"], reload_action="hup")
+                                   log_group=log_group, reload_action="hup")
     return service_resources(context.layout, definition, context.section("logging"))
 
 

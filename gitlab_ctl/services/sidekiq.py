@@ -15,7 +15,8 @@ def supervise(context: Context) -> list:
     run_script = context.render("runit/sidekiq.run.j2", sidekiq=sidekiq,
                                 **common.rails_run_values(context, "sidekiq"))
     definition = ServiceDefinition("sidekiq", run_script, Path(sidekiq["log_directory"]),
-                                   log_owner=common.git_user(context)[0])
+                                   log_owner=common.git_user(context)[0],
+                                   timestamps=sidekiq["log_format"] != "json")
     return service_resources(context.layout, definition, context.section("logging"))
 
 

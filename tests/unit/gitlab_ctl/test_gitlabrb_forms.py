@@ -137,7 +137,7 @@ def test_the_install_dir_is_the_packages_even_without_facts():
         "a": "/opt/gitlab/embedded"}
 
 
-@pytest.mark.parametrize("reference", ["node['nope']", "node['package']['version']",
+@pytest.mark.parametrize("reference", ["node['nope']", "node['kernel']['release']",
                                        "node['fqdn']['x']", "node['gitlab']['nope']['x']"])
 def test_an_unknown_node_attribute_is_named(reference):
     error = refusal(f"\nnginx['a'] = {reference}\n")

@@ -156,13 +156,15 @@ def test_the_rendered_tree_passes_nginx_t(tmp_path):
                 "registry_nginx": {"ssl_certificate": str(certs / "r.crt"),
                                    "ssl_certificate_key": str(certs / "r.key"),
                                    "redirect_http_to_https": True,
-                                   "redirect_http_to_https_port": 5080},
+                                   "redirect_http_to_https_port": 5080,
+                                   # the host's nginx may predate `http2 on` (1.25.1)
+                                   "http2_enabled": False},
                 "pages_external_url": "http://pages.example.test",
                 "gitlab_kas_external_url": "ws://kas.example.test:8443",
                 "mattermost_external_url": "http://mattermost.example.test:8065",
                 "web_server": {"username": "nobody", "group": "nogroup"},
                 "nginx": {"log_directory": str(tmp_path / "log"),
-                          "custom_nginx_config": "server_names_hash_bucket_size 128;",
+                          "custom_nginx_config": "variables_hash_bucket_size 128;",
                           "custom_gitlab_server_config": "location = /ping { return 204; }"}}
     files = rendered(make_context(settings))
     for name, text in files.items():
