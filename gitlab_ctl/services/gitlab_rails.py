@@ -21,7 +21,8 @@ from gitlab_ctl.services import (
 from gitlab_ctl.services.base import Context, Service, TemplateOptions
 
 #: The files Rails reads from its config/ directory, as links to etc/.
-CONFIG_FILES = ("gitlab.yml", "database.yml", "secrets.yml", "resque.yml", "cable.yml")
+CONFIG_FILES = ("gitlab.yml", "database.yml", "secrets.yml", "resque.yml", "cable.yml",
+                "redis.yml")
 #: The secret files and the dotfile names Rails and Workhorse look for them under.
 SECRET_FILES = {"gitlab_workhorse_secret": ("gitlab_workhorse", ".gitlab_workhorse_secret"),
                 "gitlab_shell_secret": ("gitlab_shell", ".gitlab_shell_secret")}
@@ -136,8 +137,9 @@ def config_files(context: Context) -> list:
 
 def redis_files(context: Context, rails: dict, options: TemplateOptions,
                 values: dict[str, Any]) -> list:
-    """resque.yml, cable.yml and a redis.<name>.yml per separate instance (none for an
-    instance that is not configured). They may hold passwords: root and git only."""
+    """resque.yml, cable.yml, redis.yml (gitlab_rails['redis_yml_override'], else empty) and
+    a redis.<name>.yml per separate instance (none for an instance that is not configured).
+    They may hold passwords: root and git only."""
     etc = common.rails_etc(context)
     redis = context.section("redis")
     files: list = [
@@ -146,7 +148,9 @@ def redis_files(context: Context, rails: dict, options: TemplateOptions,
                          production=gitlab_rails_redis.resque(rails, redis)),
         context.template(etc / "cable.yml", "gitlab-rails/cable.yml.j2", **options,
                          sensitive=True, **values,
-                         production=gitlab_rails_redis.cable(rails, redis))]
+                         production=gitlab_rails_redis.cable(rails, redis)),
+        context.template(etc / "redis.yml", "gitlab-rails/redis.yml.j2", **options,
+                         sensitive=True, **values, override=rails.get("redis_yml_override"))]
     for name in gitlab_rails_redis.INSTANCES:
         path = etc / f"redis.{name}.yml"
         tree = gitlab_rails_redis.instance(rails, name)

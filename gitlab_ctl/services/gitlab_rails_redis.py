@@ -53,10 +53,16 @@ def tls_params(source: Mapping[str, Any], prefix: str, table: tuple) -> dict[str
             if source.get(prefix + suffix)}
 
 
+def port(value: Any) -> Any:
+    """A port as a number, as omnibus-gitlab's template writes a '26379' given as text."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
 def sentinel_entries(sentinels: list, ssl: bool, params: dict[str, Any]) -> list[dict]:
     entries = []
     for sentinel in sentinels:
-        entry: dict[str, Any] = {"host": sentinel.get("host"), "port": sentinel.get("port")}
+        entry: dict[str, Any] = {"host": sentinel.get("host"),
+                                 "port": port(sentinel.get("port"))}
         if ssl:
             entry.update({"ssl": True, "ssl_params": params})
         entries.append(entry)
@@ -141,7 +147,7 @@ def instance(rails: Mapping[str, Any], name: str) -> dict[str, Any] | None:
         for key in ("username", "password"):
             if rails.get(prefix + key):
                 tree[key] = rails[prefix + key]
-        tree["cluster"] = [{"host": n.get("host"), "port": n.get("port")} for n in nodes]
+        tree["cluster"] = [{"host": n.get("host"), "port": port(n.get("port"))} for n in nodes]
         return tree
     conn = connection(rails, prefix, url)
     tree["url"] = conn.pop("url")
