@@ -65,6 +65,21 @@ KINDS: Mapping[str, Kind] = {
 }
 
 
+def kind_of(type_name: str) -> Kind:
+    """The Kind of a type name; `boolean|list` (a union, as omnibus-gitlab's settings that
+    take true/false or a list of providers) accepts what any of its types accepts."""
+    if "|" not in type_name:
+        return KINDS[type_name]
+    kinds = [KINDS[name] for name in type_name.split("|")]
+    described = " or ".join(kind.described.removeprefix("must be ") for kind in kinds)
+    return Kind(lambda value: any(kind.accepts(value) for kind in kinds),
+                f"must be {described}", "; or ".join(kind.hint for kind in kinds if kind.hint))
+
+
+def known_type(type_name: str) -> bool:
+    return all(name in KINDS for name in type_name.split("|"))
+
+
 @dataclass(frozen=True)
 class Setting:
     section: str
@@ -92,7 +107,7 @@ class Setting:
         if value is None:
             return None
         shown = f"{self.name} = {excerpt(repr(value))}"
-        kind = KINDS[self.type]
+        kind = kind_of(self.type)
         if not kind.accepts(value):
             return f"{shown} {kind.described}", self.hint or kind.hint
         if self.range and not self.range[0] <= value <= self.range[1]:

@@ -87,5 +87,30 @@ def _line(where: str) -> tuple[str, int]:
     return (source, int(line)) if line.isdigit() else (where, 0)
 
 
+#: Names listed in one grouped warning before "and N more".
+GROUP_LISTED = 6
+
+
 def warning(status: Status) -> str:
     return f"{status.where}: {status.name} is not applicable here: {status.message}"
+
+
+def grouped_warnings(found: list[Status]) -> list[str]:
+    """One warning per section and reason for the not-applicable settings, at the first
+    one's line, naming the others with their lines (a gitlab.rb copied from omnibus-gitlab
+    with a whole consul or pgbouncer block gets one line for it, not forty)."""
+    groups: dict[tuple[str, str], list[Status]] = {}
+    for status in found:
+        if status.kind == NOT_APPLICABLE:
+            groups.setdefault((status.section, status.message), []).append(status)
+    warnings = []
+    for (section, reason), members in groups.items():
+        if len(members) == 1:
+            warnings.append(warning(members[0]))
+            continue
+        names = [f"{m.name} (line {_line(m.where)[1]})" for m in members[:GROUP_LISTED]]
+        more = len(members) - GROUP_LISTED
+        listed = ", ".join(names) + (f" and {more} more" if more > 0 else "")
+        warnings.append(f"{members[0].where}: {len(members)} settings of {section} are not "
+                        f"applicable here: {reason}: {listed}")
+    return warnings

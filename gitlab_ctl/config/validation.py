@@ -18,7 +18,7 @@ from gitlab_ctl.config.nginx_sites import check_newer_styles
 from gitlab_ctl.config.reader import ConfigError
 from gitlab_ctl.config.schema import TOP_LEVEL, Schema, Setting, load_schema
 from gitlab_ctl.config.setting_names import ROLES
-from gitlab_ctl.config.statuses import NOT_APPLICABLE, REFUSED, statuses, warning
+from gitlab_ctl.config.statuses import REFUSED, grouped_warnings, statuses
 
 Lines = Mapping[tuple[str, ...], str]  # where each setting was set: 'FILE:LINE'
 
@@ -87,15 +87,14 @@ def _check_enable_flags(check: Checker, schema: Schema) -> None:
 
 
 def unused_settings(settings: Mapping[str, Any], lines: Lines, source: Path) -> list[str]:
-    """One warning per setting that has no effect here, with its reason; a key no section
-    declares is refused (ConfigError naming its line, with a did-you-mean)."""
-    warnings = []
-    for status in statuses(settings, lines, str(source)):
+    """One warning per section and reason for the settings that have no effect here (see
+    grouped_warnings); a key no section declares is refused (ConfigError naming its line,
+    with a did-you-mean)."""
+    found = statuses(settings, lines, str(source))
+    for status in found:
         if status.kind == REFUSED:
             raise ConfigError(status.where, status.message, status.hint)
-        if status.kind == NOT_APPLICABLE and (text := warning(status)) not in warnings:
-            warnings.append(text)
-    return warnings
+    return grouped_warnings(found)
 
 
 def validate(attributes: Mapping[str, Any], settings: Mapping[str, Any], lines: Lines,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from gitlab_ctl.engine.resources import File, Notify
+from gitlab_ctl.errors import GitlabCtlError
 from gitlab_ctl.paths import COMPILED_TEMPLATES_DIR, TEMPLATES_DIR, Layout
 
 
@@ -30,6 +31,20 @@ class TemplateOptions(TypedDict, total=False):
     group: str | None
     mode: int
     notifies: tuple[Notify, ...]
+
+
+class RenderError(GitlabCtlError):
+    """A config template that cannot be rendered from the settings given."""
+
+    exit_code = 2
+
+    def __init__(self, template: str, error: Exception) -> None:
+        service = template.split("/")[0]
+        super().__init__(
+            "/etc/gitlab/gitlab.rb", f"the settings of {service} do not fit its "
+            f"{template.split('/')[-1].removesuffix('.j2')} ({type(error).__name__}: {error})",
+            f"a hash or array setting of {service} has the wrong shape: compare it with its "
+            "example in /opt/gitlab/etc/gitlab.rb.template (or omnibus-gitlab's template)")
 
 
 @dataclass(frozen=True)
@@ -64,10 +79,17 @@ class Context:
         return template_environment(self.templates_dir, compiled)
 
     def render(self, template: str, **values: Any) -> str:
-        """gitlab_ctl/templates/TEMPLATE with the attributes, layout and facts, plus `values`."""
-        return self._environment.get_template(template).render(
-            attributes=self.attributes, layout=self.layout, facts=self.facts,
-            embedded=self.layout.embedded, secrets=self.secrets, **values)
+        """gitlab_ctl/templates/TEMPLATE with the attributes, layout and facts, plus `values`.
+        A gitlab.rb value of the wrong shape (a string where a hash of hashes belongs) is
+        reported as a RenderError before anything is written, not as a traceback."""
+        import jinja2
+
+        try:
+            return self._environment.get_template(template).render(
+                attributes=self.attributes, layout=self.layout, facts=self.facts,
+                embedded=self.layout.embedded, secrets=self.secrets, **values)
+        except (jinja2.UndefinedError, TypeError, AttributeError, KeyError) as error:
+            raise RenderError(template, error) from error
 
     def template(self, path: Path, template: str, *, owner: str | None = "root",
                  group: str | None = None, mode: int = 0o644, sensitive: bool = False,

@@ -31,6 +31,21 @@ def data_dir(context: Context) -> Path:
     return Path(context.section("postgresql")["dir"]) / "data"
 
 
+#: Settings PostgreSQL reads as booleans: gitlab.rb may give true/false or 'on'/'off'
+ON_OFF_PARAMETERS = ("log_checkpoints", "log_connections", "log_disconnections", "autovacuum",
+                     "track_io_timing", "log_lock_waits", "hot_standby", "hot_standby_feedback",
+                     "wal_log_hints", "log_truncate_on_rotation", "logging_collector", "ssl")
+#: wal_keep_segments is gone since PostgreSQL 13: omnibus-gitlab turns it into wal_keep_size
+#: (segments of 16 MB) when wal_keep_size is unset
+WAL_SEGMENT_MB = 16
+
+
+def _on_off(value: object) -> object:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
+
+
 def settings(context: Context) -> dict:
     """The postgresql section with what omnibus-gitlab computes from the host."""
     values = dict(context.section("postgresql"))
@@ -38,6 +53,12 @@ def settings(context: Context) -> dict:
         values["shared_buffers"] = f"{max(128, context.facts.memory_kb // 4 // 1024)}MB"
     if values.get("effective_cache_size") is None:
         values["effective_cache_size"] = f"{max(128, context.facts.memory_kb // 2 // 1024)}MB"
+    if values.get("ssl_ca_file") is None:
+        values["ssl_ca_file"] = str(context.layout.embedded / "ssl" / "certs" / "cacert.pem")
+    if values.get("wal_keep_size") is None:
+        values["wal_keep_size"] = int(values["wal_keep_segments"] or 0) * WAL_SEGMENT_MB
+    for name in ON_OFF_PARAMETERS:
+        values[name] = _on_off(values.get(name))
     return values
 
 
@@ -48,10 +69,17 @@ def _as_postgres(context: Context, program: str, *args: str) -> list[str]:
             str(context.layout.embedded / "bin" / program), *args]
 
 
+def connect_port(context: Context) -> str:
+    """The port reconfigure's own psql connects to (omnibus-gitlab's connect_port, for a
+    server reached through a pooler); the server's port when unset."""
+    pg = context.section("postgresql")
+    return str(pg.get("connect_port") or pg["port"])
+
+
 def query(context: Context, sql: str, database: str = "template1") -> str:
     """One value from the server, as the database superuser over the socket."""
     pg = context.section("postgresql")
-    argv = _as_postgres(context, "psql", "-h", pg["dir"], "-p", str(pg["port"]), "-d",
+    argv = _as_postgres(context, "psql", "-h", pg["dir"], "-p", connect_port(context), "-d",
                         database, "-tAXqc", sql)
     result = subprocess.run(argv, capture_output=True, text=True, cwd="/")
     if result.returncode != 0:
@@ -155,14 +183,16 @@ def _object_command(context: Context, name: str, sql: str, exists: str,
         return query(context, exists, database) == "1"
 
     pg = context.section("postgresql")
-    argv = _as_postgres(context, "psql", "-h", pg["dir"], "-p", str(pg["port"]), "-d",
+    argv = _as_postgres(context, "psql", "-h", pg["dir"], "-p", connect_port(context), "-d",
                         database, "-v", "ON_ERROR_STOP=1", "-tAXqc", sql)
     return Command(name, argv, guard=guard, cwd=Path("/"))
 
 
 def database_objects(context: Context) -> list:
-    rails = context.section("gitlab_rails")
-    user, database = rails["db_username"], rails["db_database"]
+    # omnibus-gitlab's database_objects recipe: the role is postgresql['sql_user'] (Rails
+    # connects as gitlab_rails['db_username'], the same "gitlab" unless one is changed)
+    user = context.section("postgresql")["sql_user"]
+    database = context.section("gitlab_rails")["db_database"]
     objects = [
         _object_command(context, f"create role {user}", f'CREATE USER "{user}"',
                         f"SELECT 1 FROM pg_roles WHERE rolname = '{user}'"),

@@ -8,9 +8,29 @@ from gitlab_ctl.engine.resources import Directory, Group, User
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services.base import Context, Service
 
+#: redis.conf's TLS settings after tls-port, as omnibus-gitlab writes them: each only when set
+TLS_SETTINGS = ("tls_cert_file", "tls_key_file", "tls_dh_params_file", "tls_ca_cert_file",
+                "tls_ca_cert_dir", "tls_auth_clients", "tls_replication", "tls_cluster",
+                "tls_protocols", "tls_ciphers", "tls_ciphersuites", "tls_prefer_server_ciphers",
+                "tls_session_caching", "tls_session_cache_size", "tls_session_cache_timeout")
+#: what omnibus-gitlab renames when rename_commands is unset: KEYS blocks the server
+DEFAULT_RENAMED_COMMANDS = {"KEYS": ""}
+
+
+def settings(context: Context) -> dict:
+    """The redis section with what omnibus-gitlab derives (libraries/redis.rb)."""
+    values = dict(context.section("redis"))
+    if values.get("timeout") is not None:  # this gitlab-ctl's older name wins when set
+        values["tcp_timeout"] = values["timeout"]
+    if values.get("rename_commands") is None:
+        values["rename_commands"] = DEFAULT_RENAMED_COMMANDS
+    if values.get("tls_protocols") is not None:  # a space-separated list: one quoted value
+        values["tls_protocols"] = f'"{values["tls_protocols"]}"'
+    return values
+
 
 def configure(context: Context) -> list:
-    redis = context.section("redis")
+    redis = settings(context)
     git_group = context.section("user")["group"]
     directory = Path(redis["dir"])
     return [
@@ -20,9 +40,10 @@ def configure(context: Context) -> list:
         context.template(directory / "redis.conf", "redis/redis.conf.j2",
                          owner=redis["username"], group=git_group, mode=0o640,
                          sensitive=bool(redis.get("password")),
-                         notifies=(("restart", "redis"),), redis=redis),
+                         notifies=(("restart", "redis"),), redis=redis,
+                         tls_settings=TLS_SETTINGS),
         context.template(context.layout.install_dir / "etc" / "gitlab-redis-cli-rc",
-                         "redis/gitlab-redis-cli-rc.j2", redis=redis),
+                         "redis/gitlab-redis-cli-rc.j2", redis=context.section("redis")),
     ]
 
 
@@ -30,7 +51,7 @@ def supervise(context: Context) -> list:
     redis = context.section("redis")
     run_script = context.render("runit/redis.run.j2", redis=redis)
     definition = ServiceDefinition("redis", run_script, Path(redis["log_directory"]),
-                                   log_owner=redis["username"])
+                                   log_owner=redis["username"], log_group=redis.get("log_group"))
     return service_resources(context.layout, definition, context.section("logging"))
 
 

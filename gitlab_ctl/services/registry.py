@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gitlab_ctl.engine.resources import Command, Directory, File, Group, User
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
-from gitlab_ctl.services import common
+from gitlab_ctl.services import common, registry_config
 from gitlab_ctl.services.base import Context, Service
 
 NOTIFY = (("restart", "registry"),)
@@ -29,12 +29,19 @@ def settings(context: Context) -> dict:
     return values
 
 
+def env_dir(context: Context) -> Path:
+    configured = context.section("registry").get("env_directory")
+    return Path(configured or context.layout.install_dir / "etc" / "registry" / "env")
+
+
 def keypair(context: Context) -> list:
     """The key pair from gitlab-secrets.json (registry internal_key/internal_certificate),
     else one made once with openssl."""
     registry = settings(context)
     git_group = common.git_user(context)[1]
     key = common.rails_etc(context) / "gitlab-registry.key"
+    # the certificate is always written here; registry['rootcertbundle'] only changes
+    # where config.yml tells the registry to read it (as in omnibus-gitlab)
     certificate = Path(registry["dir"]) / "gitlab-registry.crt"
     stored = {**(context.secrets.get("registry") or {}), **context.section("registry")}
     if stored.get("internal_key") and stored.get("internal_certificate"):
@@ -57,6 +64,7 @@ def configure(context: Context) -> list:
     directory = Path(registry["dir"])
     env = {"SSL_CERT_DIR": common.default_env(context)["SSL_CERT_DIR"],
            **(registry.get("env") or {})}
+    rootcertbundle = registry.get("rootcertbundle") or str(directory / "gitlab-registry.crt")
     return [
         Group(registry["group"]),
         User(registry["username"], registry["group"], registry["home"] or registry["dir"],
@@ -68,18 +76,20 @@ def configure(context: Context) -> list:
         context.template(directory / "config.yml", "registry/config.yml.j2", **owner,
                          mode=0o640, sensitive=True, notifies=NOTIFY, registry=registry,
                          rails=rails, q=common.quote, realm=registry["token_realm"],
-                         http_secret=context.secrets["registry"]["http_secret"]),
+                         http_secret=context.secrets["registry"]["http_secret"],
+                         json=registry_config.compact_json, rootcertbundle=rootcertbundle,
+                         storage=registry_config.storage(registry, rails["registry_path"]),
+                         notifications=registry_config.notifications(registry),
+                         redis_enabled=registry_config.redis_enabled(registry)),
         *keypair(context),
-        *common.env_dir_resources(context.layout.install_dir / "etc" / "registry" / "env", env,
-                                  NOTIFY),
+        *common.env_dir_resources(env_dir(context), env, NOTIFY),
     ]
 
 
 def supervise(context: Context) -> list:
     registry = settings(context)
-    run_script = context.render(
-        "runit/registry.run.j2", registry=registry,
-        env_dir=context.layout.install_dir / "etc" / "registry" / "env")
+    run_script = context.render("runit/registry.run.j2", registry=registry,
+                                env_dir=env_dir(context))
     definition = ServiceDefinition("registry", run_script, Path(registry["log_directory"]),
                                    log_owner=registry["username"])
     return service_resources(context.layout, definition, context.section("logging"))

@@ -5,6 +5,7 @@ gitlab.yml is what reconfigure writes to /var/opt/gitlab/gitlab-rails/etc/gitlab
 
 from __future__ import annotations
 
+import functools
 import os
 
 import pytest
@@ -14,7 +15,7 @@ from gitlab_ctl.config.secrets import SECRETS
 from gitlab_ctl.engine.resources import File
 from gitlab_ctl.paths import TEMPLATES_DIR, Layout
 from gitlab_ctl.services import SERVICES
-from gitlab_ctl.services.base import Context, Facts
+from gitlab_ctl.services.base import Context, Facts, template_environment
 from tests.conftest import REPO
 
 GOLDEN = REPO / "tests" / "golden" / "config"
@@ -36,10 +37,19 @@ def fixed_secrets() -> dict:
     return values
 
 
+@functools.cache
+def shared_environment():
+    """One jinja2 environment for every test context: each template is compiled once per
+    test run instead of once per context (the peer tests make thousands)."""
+    return template_environment(TEMPLATES_DIR)
+
+
 def make_context(settings: dict | None = None, layout: Layout | None = None) -> Context:
-    return Context(layout or Layout(),
-                   resolve_attributes({"external_url": EXTERNAL_URL, **(settings or {})}),
-                   fixed_secrets(), Facts(cpus=2, memory_kb=8 * 1024 * 1024))
+    context = Context(layout or Layout(),
+                      resolve_attributes({"external_url": EXTERNAL_URL, **(settings or {})}),
+                      fixed_secrets(), Facts(cpus=2, memory_kb=8 * 1024 * 1024))
+    context.__dict__["_environment"] = shared_environment()  # a cached_property's slot
+    return context
 
 
 def service_files(context: Context) -> list[File]:

@@ -1,7 +1,7 @@
 """The settings' schema (gitlab_ctl/config/schema.yml) is the one declaration of gitlab.rb's
-settings: its defaults fit their own types, the shipped gitlab.rb.template shows exactly its
-settings, what reconfigure renders reads no setting it does not declare, and a value of the
-wrong type is refused naming its gitlab.rb line."""
+settings: its defaults fit their own types, the shipped gitlab.rb.template is generated from
+it and shows exactly the applied settings, what reconfigure renders reads no setting it does
+not declare, and a value of the wrong type is refused naming its gitlab.rb line."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from gitlab_ctl.cli import main
-from gitlab_ctl.config.schema import KINDS, TOP_LEVEL, load_schema
+from gitlab_ctl.config import gitlabrb_template
+from gitlab_ctl.config.gitlabrb import parse_gitlab_rb
+from gitlab_ctl.config.schema import TOP_LEVEL, known_type, load_schema
 from gitlab_ctl.config.setting_names import CALL_SETTINGS, HASH_SETTINGS
 from gitlab_ctl.services.base import Context
 from tests.conftest import REPO
@@ -32,7 +34,7 @@ def test_every_default_fits_its_own_type():
     schema = load_schema()
     assert len(schema.settings) > 200
     wrong = [setting.name for setting in schema.settings.values()
-             if setting.type not in KINDS or not setting.doc
+             if not known_type(setting.type) or not setting.doc
              or (setting.has_default and setting.problem(setting.default))]
     assert wrong == []
 
@@ -54,13 +56,27 @@ def template_settings() -> set[tuple[str, str]]:
     return found
 
 
-def test_the_gitlab_rb_template_shows_exactly_the_declared_settings():
-    """schema.yml's own settings; the ones generated from omnibus-gitlab's template (not
-    applicable here, schema_omnibus.yml) are left out of it."""
+def test_the_gitlab_rb_template_is_generated_from_the_schema():
+    """The committed template is what gitlabrb_template writes from schema.yml and its
+    layout: regenerate it with `python3 -m gitlab_ctl.config.gitlabrb_template --write`."""
+    assert TEMPLATE.read_text() == gitlabrb_template.render(
+        load_schema(), gitlabrb_template.read_layout())
+
+
+def test_the_gitlab_rb_template_shows_exactly_the_applied_settings():
+    """Every applied setting, and none of the not-applicable ones (those only warn)."""
     shown = template_settings()
-    declared = {name for name, setting in load_schema().settings.items() if not setting.inferred}
-    assert sorted(shown - declared) == []  # in the template, not declared: declare it
-    assert sorted(declared - shown) == []  # declared, not in the template: document it
+    applied = {name for name, setting in load_schema().settings.items()
+               if setting.used and not setting.inferred}
+    assert sorted(shown - applied) == []
+    assert sorted(applied - shown) == []
+
+
+def test_the_template_values_are_read_back_as_written():
+    for value, kind in [(None, ""), (True, ""), (0o640, "mode"), (0, "mode"), (3, ""),
+                        ("it's", ""), (["a", 1], ""), ({"k": {"n": None}}, "")]:
+        text = gitlabrb_template.ruby(value, kind)
+        assert parse_gitlab_rb(f"nginx['v'] = {text}\n", {})["nginx"]["v"] == value, text
 
 
 class Recording(Mapping):
@@ -101,12 +117,21 @@ def test_what_reconfigure_renders_reads_only_declared_settings(settings):
     ("sidekiq['metrics_enabled'] = 'yes'", "sidekiq['metrics_enabled'] = 'yes' must be true or "
                                            "false"),
     ("git_data_dir 5", "git_data_dir = 5 must be a string"),
+    ("gitlab_rails['omniauth_allow_single_sign_on'] = 'saml'",
+     "gitlab_rails['omniauth_allow_single_sign_on'] = 'saml' must be true or false or an array"),
 ])
 def test_a_value_of_the_wrong_type_is_refused_naming_its_line(tmp_path, capsys, line, message):
     config = tmp_path / "gitlab.rb"
     config.write_text(f"external_url 'http://gitlab.example.test'\n{line}\n")
     assert main(["check-config", "--config", str(config)]) == 2
     assert f"gitlab-ctl: error: {config}:2: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["true", "false", "['saml', 'github']"])
+def test_a_union_type_takes_either_form(tmp_path, value):
+    config = tmp_path / "gitlab.rb"
+    config.write_text(f"gitlab_rails['omniauth_allow_single_sign_on'] = {value}\n")
+    assert main(["check-config", "--config", str(config)]) == 0
 
 
 def test_a_declared_but_unused_setting_still_warns(tmp_path, capsys):

@@ -60,6 +60,21 @@ def test_a_setting_that_has_no_effect_here_warns_once_with_its_reason(tmp_path):
         "gitlab-ctl does not write this setting into Redis' configuration (yet)"]
 
 
+def test_not_applicable_settings_of_one_section_and_reason_warn_together(tmp_path):
+    """A consul block copied from omnibus-gitlab's template is one warning, not one per key."""
+    keys = ["enable", "dir", "node_name", "data_dir", "http_port", "https_port", "use_tls",
+            "services"]
+    text = "".join(f"consul['{key}'] = nil\n" for key in keys) + "patroni['enable'] = false\n"
+    warnings = check(tmp_path, text)
+    assert warnings == [
+        f"{tmp_path / 'gitlab.rb'}:2: 8 settings of consul are not applicable here: Consul "
+        "(service discovery for HA) is not part of this package: consul['enable'] (line 2), "
+        "consul['dir'] (line 3), consul['node_name'] (line 4), consul['data_dir'] "
+        "(line 5), consul['http_port'] (line 6), consul['https_port'] (line 7) and 2 more",
+        f"{tmp_path / 'gitlab.rb'}:10: patroni['enable'] is not applicable here: Patroni "
+        "(PostgreSQL HA) is not part of this package"]
+
+
 def test_a_valid_config_passes_quietly(tmp_path):
     assert check(tmp_path, "redis['maxclients'] = 20\nroles ['redis_master_role']\n") == []
 

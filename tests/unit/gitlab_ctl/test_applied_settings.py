@@ -1,0 +1,166 @@
+"""Every setting the schema calls *applied* has an effect: set on its own to a value unlike
+its default, it changes what reconfigure would write (a file, a directory, an account, a
+command). A key declared applied that nothing reads fails here, naming it; that is what
+keeps bench/gitlabrb_coverage.py's "applied" count honest."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from gitlab_ctl.commands.reconfigure import base_resources
+from gitlab_ctl.config.schema import TOP_LEVEL, Setting, load_schema
+from gitlab_ctl.services import SERVICES
+from gitlab_ctl.services.base import Context, RenderError
+from tests.unit.gitlab_ctl.test_config_templates import SITE_URLS, make_context
+
+ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+#: Keys whose value has a shape the type alone does not say.
+PROBES: dict[tuple[str, str], Any] = {
+    ("gitlab_rails", "ldap_servers"): {"main": {"label": "LDAP", "host": "ldap.example.test"}},
+    ("gitlab_rails", "object_store"): {"enabled": True, "connection": {"provider": "AWS"}},
+    ("gitlab_rails", "nginx"): {"client_max_body_size": "77m"},
+    ("gitlab_kas", "nginx"): {"client_max_body_size": "77m"},
+    ("gitlab_pages", "nginx"): {"client_max_body_size": "77m"},
+    ("registry", "nginx"): {"client_max_body_size": "77m"},
+    ("nginx", "status"): {"port": 8061},
+    ("registry", "database"): {"enabled": True},
+    ("registry", "notifications"): [{"name": "probe", "url": "https://n.example.test/"}],
+    ("postgresql", "cert_auth_addresses"): {"10.1.1.0/24": {"database": "d", "user": "u"}},
+    ("postgresql", "custom_pg_hba_entries"): {"probe": [{
+        "type": "host", "database": "d", "user": "u", "cidr": "10.1.1.0/24", "method": "md5"}]},
+    ("registry", "redis"): {"cache": {"enabled": True, "addr": "redis-cache.example.test:6379"}},
+    ("registry", "default_notifications_headers"): {"X-Probe": ["1"]},
+    ("gitlab_rails", "smtp_authentication"): "plain",
+}
+#: Settings of the same section a key only matters with, set for the probe and its baseline.
+SMTP_KEYS = ("address", "port", "user_name", "password", "domain", "authentication",
+             "enable_starttls_auto", "tls", "ssl", "openssl_verify_mode", "ca_path", "ca_file",
+             "pool", "open_timeout", "read_timeout")
+NOTIFY_ENDPOINT = {"name": "probe", "url": "https://registry.example.test/notify"}
+COMPANIONS: dict[tuple[str, str], dict[str, Any]] = {
+    **{(site, "redirect_http_to_https_port"): {"redirect_http_to_https": True}
+       for site in ("nginx", "registry_nginx", "pages_nginx", "gitlab_kas_nginx",
+                    "mattermost_nginx")},
+    ("gitlab_rails", "redis_host"): {"redis_socket": None},
+    ("gitlab_rails", "redis_port"): {"redis_socket": None},
+    **{("gitlab_rails", f"smtp_{key}"): {"smtp_enable": True} for key in SMTP_KEYS},
+    ("postgresql", "hostssl"): {"md5_auth_cidr_addresses": ["10.7.7.0/24"]},
+    ("postgresql", "sql_replication_user"): {"md5_auth_cidr_addresses": ["10.7.7.0/24"]},
+    **{("redis", key): {"tls_port": 6380} for key in (
+        "tls_dh_params_file", "tls_replication", "tls_cluster", "tls_protocols", "tls_ciphers",
+        "tls_ciphersuites", "tls_prefer_server_ciphers", "tls_session_caching",
+        "tls_session_cache_size", "tls_session_cache_timeout")},
+    ("gitlab_workhorse", "redis_port"): {"redis_host": "10.9.9.9"},
+    ("gitlab_workhorse", "redis_database"): {"redis_host": "10.9.9.9"},
+    **{("registry", f"default_notifications_{key}"): {"notifications": [NOTIFY_ENDPOINT]}
+       for key in ("timeout", "maxretries", "backoff", "headers")},
+}
+
+
+def probe(setting: Setting) -> Any:
+    """A value of the setting's type that differs from its default."""
+    if (setting.section, setting.key) in PROBES:
+        return PROBES[(setting.section, setting.key)]
+    if setting.key == "enable":  # services are on by default: turning one off is the change
+        return False
+    kind, default = setting.type.split("|")[0], setting.default
+    if setting.choices:
+        return next(choice for choice in setting.choices if choice != default)
+    numeric = isinstance(default, int) and not isinstance(default, bool)
+    if kind == "boolean":
+        return not default if isinstance(default, bool) else True
+    if kind in ("integer", "number"):
+        low = setting.range[0] if setting.range else 0
+        return default + 7 if numeric else low + 77
+    return {"port": 4243, "mode": 0o640 if default != 0o640 else 0o600,
+            "list": [f"zz-{setting.key}"], "hash": {f"zz_{setting.key}": "zz"},
+            }.get(kind, f"/zz/{setting.key}")
+
+
+@pytest.fixture(scope="module")
+def render():
+    """Everything reconfigure would converge for a gitlab.rb, as text."""
+
+    def rendered(settings: dict | None = None, base: dict | None = None) -> list[str]:
+        return everything(make_context({**(base or {}), **(settings or {})}))
+    return rendered
+
+
+def everything(context: Context) -> list[str]:
+    """The services that run, then each resource's repr (without the addresses of the
+    functions some carry)."""
+    running = [name for name, service in SERVICES.items()
+               if context.section(service.section).get("enable")]
+    return [" ".join(running)] + [ADDRESS.sub("", repr(r)) for r in base_resources(context)] + [
+        ADDRESS.sub("", repr(resource)) for service in SERVICES.values()
+        for resource in (service.configure(context) + service.runit_resources(context)
+                         + service.after_start(context))]
+
+
+def applied(section: str) -> list[Setting]:
+    return [setting for (name, _key), setting in load_schema().settings.items()
+            if name == section and setting.used and not setting.inferred]
+
+
+SECTIONS = sorted({name for name, _key in load_schema().settings} - {TOP_LEVEL})
+
+
+#: The gitlab.rb a key is tried against: plain http, then https with every other site (a
+#: site's settings only matter when its URL is set, TLS ones only over https). A key must
+#: change the output against at least one.
+BASES: tuple[dict, ...] = (
+    {}, {"external_url": "https://gitlab.example.test", **SITE_URLS},
+    {"external_url": "https://gitlab.example.test", **SITE_URLS,
+     "pages_external_url": "https://pages.example.test"})
+
+
+def has_effect(render, setting: Setting) -> bool:
+    companions = COMPANIONS.get((setting.section, setting.key), {})
+    for value in probes(setting):
+        for base in BASES:
+            before = {**base, setting.section: companions}
+            after = {**base, setting.section: {**companions, setting.key: value}}
+            if render(after) != render(before):
+                return True
+    return False
+
+
+def probes(setting: Setting) -> list[Any]:
+    """The probe, and for a switch without a default (on or off by derivation) both values."""
+    if setting.type == "boolean" and setting.default is None and setting.key != "enable":
+        return [True, False]
+    return [probe(setting)]
+
+
+@pytest.mark.parametrize("section", [s for s in SECTIONS if applied(s)])
+def test_every_applied_setting_changes_what_reconfigure_writes(render, section):
+    without_effect, failing = [], []
+    for setting in applied(section):
+        if setting.choices and len(setting.choices) == 1:
+            continue  # one valid value (db_adapter): validation is what applies it
+        try:
+            if not has_effect(render, setting):
+                without_effect.append(setting.name)
+        except Exception as error:  # the key is reported, and the test fails
+            failing.append(f"{setting.name}: {type(error).__name__}: {error}")
+    assert without_effect == [], f"declared applied, but nothing reads them: {without_effect}"
+    assert failing == [], f"rendering fails with these set on their own: {failing}"
+
+
+def test_a_setting_of_the_wrong_shape_is_a_clear_error_not_a_traceback():
+    context = make_context({"postgresql": {"cert_auth_addresses": {"10.1.1.0/24": "all"}}})
+    with pytest.raises(RenderError) as error:
+        everything(context)
+    assert error.value.where == "/etc/gitlab/gitlab.rb"
+    assert error.value.message.startswith("the settings of postgresql do not fit its "
+                                          "pg_hba.conf (UndefinedError: ")
+    assert "wrong shape" in error.value.hint
+
+
+def test_the_probe_tells_an_unread_key_from_a_read_one(render):
+    """The check above can fail: a key nothing reads leaves the output as it was."""
+    assert render({"gitlab_rails": {"zz_not_read_anywhere": "x"}}) == render()
+    assert render({"redis": {"maxclients": 77}}) != render()
