@@ -12,7 +12,7 @@ import pytest
 
 from gitlab_ctl.commands.reconfigure import base_resources
 from gitlab_ctl.config.schema import TOP_LEVEL, Setting, load_schema
-from gitlab_ctl.services import SERVICES
+from gitlab_ctl.services import SERVICES, gitlab_rails_redis
 from gitlab_ctl.services.base import Context, RenderError
 from tests.unit.gitlab_ctl.test_config_templates import SITE_URLS, make_context
 
@@ -58,6 +58,44 @@ COMPANIONS: dict[tuple[str, str], dict[str, Any]] = {
     **{("registry", f"default_notifications_{key}"): {"notifications": [NOTIFY_ENDPOINT]}
        for key in ("timeout", "maxretries", "backoff", "headers")},
 }
+
+
+#: Rails' Redis and database keys: lists of {host, port} and the hashes Rails reads.
+NODES = [{"host": "probe-node.example.test", "port": 26380}]
+PROBES.update({("gitlab_rails", key): NODES for key in load_schema().keys("gitlab_rails")
+               if key.endswith(("_sentinels", "_cluster_nodes"))})
+PROBES.update({("gitlab_rails", "databases"): {"ci": {"enable": True, "db_database": "zz"}},
+               ("gitlab_rails", "db_load_balancing"): {"hosts": ["zz.example.test"]}})
+
+
+def rails_redis_companions(key: str) -> dict[str, Any]:
+    """What a gitlab_rails Redis key needs to matter: its instance's URL, ssl for its TLS
+    keys, Sentinels for theirs, cluster nodes for a cluster's credentials, TCP for the
+    database number."""
+    name = next((n for n in ("actioncable", *gitlab_rails_redis.INSTANCES)
+                 if key.startswith(f"redis_{n}_")), None)
+    prefix = f"redis_{name}_" if name else "redis_"
+    suffix, needs = key[len(prefix):], {}
+    if name and suffix not in ("instance", "cluster_nodes"):
+        needs[prefix + "instance"] = "redis://probe-base.example.test"
+    if suffix.startswith("tls_"):
+        needs[prefix + "ssl"] = True
+    if suffix.startswith(("sentinels_", "sentinel_master")):
+        needs[prefix + "sentinels"] = NODES
+    if suffix.startswith("sentinels_tls_"):
+        needs[prefix + "sentinels_ssl"] = True
+    if suffix in ("username", "password") and name:
+        needs[prefix + "cluster_nodes"] = NODES
+    if key == "redis_database":
+        needs.update({"redis_host": "10.9.9.9"})
+    return needs
+
+
+COMPANIONS.update({("gitlab_rails", key): rails_redis_companions(key)
+                   for key in load_schema().keys("gitlab_rails") if key.startswith("redis_")
+                   and ("gitlab_rails", key) not in COMPANIONS})
+COMPANIONS.update({("gitlab_rails", "db_sslcert"): {"db_sslkey": "/zz/client.key"},
+                   ("gitlab_rails", "db_sslkey"): {"db_sslcert": "/zz/client.crt"}})
 
 
 def probe(setting: Setting) -> Any:
