@@ -350,8 +350,11 @@ def probe(key: str) -> dict[str, Any]:
 
 
 def redis_output(settings: dict[str, Any]) -> dict[str, str]:
-    return {str(path): getattr(f, "content", "absent")
-            for path, f in files(rails(**settings)).items()}
+    """Only the Redis files (gitlab.yml and the rest are not rendered: this runs per key)."""
+    context = make_context(rails(**settings))
+    values = {"q": gitlab_rails.common.quote, "to_yaml": gitlab_rails.to_yaml}
+    written = gitlab_rails.redis_files(context, gitlab_rails.settings(context), {}, values)
+    return {str(f.path): getattr(f, "content", "absent") for f in written}
 
 
 @pytest.mark.parametrize("key", applied_redis_keys())
