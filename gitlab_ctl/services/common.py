@@ -71,7 +71,7 @@ def redis_settings(context: Context) -> dict[str, Any]:
     if rails.get("redis_socket"):
         url = f"unix:{rails['redis_socket']}"
     else:
-        url = f"redis://{rails.get('redis_host') or '127.0.0.1'}:{rails.get('redis_port') or 6379}/"
+        url = f"redis://{rails['redis_host']}:{rails.get('redis_port') or 6379}/"
     return {"url": url, "password": password}
 
 
