@@ -58,8 +58,15 @@ def _rsa4096() -> str:
     raise SecretsError(DEFAULT_PATH, f"openssl genrsa failed: {result.stderr.strip()}")
 
 
-GENERATORS: dict[str, Callable[[], str]] = {"hex64": _hex64, "base64_32": _base64_32,
-                                            "alnum32": _alnum32, "rsa4096": _rsa4096}
+def _alnum32_list() -> list[str]:
+    """A list of one key: Rails encrypts with the last and decrypts with any, so a key is
+    rotated by appending one (omnibus-gitlab stores these as lists)."""
+    return [_alnum32()]
+
+
+GENERATORS: dict[str, Callable[[], Any]] = {"hex64": _hex64, "base64_32": _base64_32,
+                                            "alnum32": _alnum32, "rsa4096": _rsa4096,
+                                            "alnum32_list": _alnum32_list}
 #: What omnibus-gitlab keeps in gitlab-secrets.json, and how each is made. The registry's
 #: internal certificate and key are made by the registry service when it is enabled.
 SECRETS: Mapping[str, Mapping[str, str]] = {
@@ -68,8 +75,8 @@ SECRETS: Mapping[str, Mapping[str, str]] = {
     "gitlab_rails": {
         "secret_key_base": "hex64", "db_key_base": "hex64", "otp_key_base": "hex64",
         "encrypted_settings_key_base": "hex64", "openid_connect_signing_key": "rsa4096",
-        "active_record_encryption_primary_key": "alnum32",
-        "active_record_encryption_deterministic_key": "alnum32",
+        "active_record_encryption_primary_key": "alnum32_list",
+        "active_record_encryption_deterministic_key": "alnum32_list",
         "active_record_encryption_key_derivation_salt": "alnum32",
     },
     "gitlab_pages": {"gitlab_secret": "hex64", "gitlab_id": "hex64", "auth_secret": "hex64",
@@ -80,6 +87,32 @@ SECRETS: Mapping[str, Mapping[str, str]] = {
     "mailroom": {"incoming_email_auth_token": "base64_32",
                  "service_desk_email_auth_token": "base64_32"},
 }
+
+
+#: Secrets older releases kept under another name, used before a new one is generated (as
+#: omnibus-gitlab's transform_secrets does): (section, key) -> [(section, legacy key)].
+LEGACY_NAMES: Mapping[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("gitlab_rails", "db_key_base"): (("gitlab_ci", "db_key_base"),),
+    ("gitlab_rails", "secret_key_base"): (("gitlab_ci", "db_key_base"),),
+    ("gitlab_rails", "otp_key_base"): (("gitlab_rails", "secret_token"),),
+    ("gitlab_rails", "openid_connect_signing_key"): (("gitlab_rails", "jws_private_key"),),
+}
+#: Secrets that are another one's copy unless set: Gitaly checks Shell's calls with
+#: gitaly['gitlab_secret'], which is gitlab_shell's secret_token.
+COPIES: Mapping[tuple[str, str], tuple[str, str]] = {
+    ("gitaly", "gitlab_secret"): ("gitlab_shell", "secret_token"),
+}
+
+
+def _legacy(settings: Mapping[str, Any], stored: Mapping[str, Any], section: str,
+            key: str) -> Any:
+    """The value a legacy name holds, in gitlab.rb or else in the secrets file."""
+    for old_section, old_key in LEGACY_NAMES.get((section, key), ()):
+        for source in (settings, stored):
+            value = (source.get(old_section) or {}).get(old_key)
+            if value is not None:
+                return value
+    return None
 
 
 def load_secrets(path: Path) -> dict[str, Any]:
@@ -108,7 +141,15 @@ def resolve_secrets(settings: Mapping[str, Any], stored: Mapping[str, Any]) -> d
             if given.get(key) is not None:
                 target[key] = given[key]
             elif target.get(key) is None:
-                target[key] = GENERATORS[kind]()
+                legacy = _legacy(settings, stored, section, key)
+                target[key] = legacy if legacy is not None else GENERATORS[kind]()
+    for (section, key), (source, source_key) in COPIES.items():
+        given = (settings.get(section) or {}).get(key)
+        target = result.setdefault(section, {})
+        if given is not None:
+            target[key] = given
+        elif target.get(key) is None:
+            target[key] = result[source][source_key]
     return result
 
 

@@ -64,17 +64,6 @@ def internal_api_url(context: Context) -> str:
     return f"http://{workhorse['listen_addr']}"
 
 
-def redis_settings(context: Context) -> dict[str, Any]:
-    """Rails' Redis: the URL (the Unix socket unless redis_socket is unset) and password."""
-    rails = context.section("gitlab_rails")
-    password = rails.get("redis_password") or context.section("redis").get("password")
-    if rails.get("redis_socket"):
-        url = f"unix:{rails['redis_socket']}"
-    else:
-        url = f"redis://{rails['redis_host']}:{rails.get('redis_port') or 6379}/"
-    return {"url": url, "password": password}
-
-
 def git_data_dir(context: Context) -> Path:
     return Path(context.attributes.get("git_data_dir") or "/var/opt/gitlab/git-data")
 

@@ -8,12 +8,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gitlab_ctl.engine.resources import Directory, File, Group, Link, Ownership
-from gitlab_ctl.services import common, gitlab_rails_smtp, gitlab_rails_yml
+import yaml
+
+from gitlab_ctl.engine.resources import Absent, Directory, File, Group, Link, Ownership
+from gitlab_ctl.services import (
+    common,
+    gitlab_rails_database,
+    gitlab_rails_redis,
+    gitlab_rails_smtp,
+    gitlab_rails_yml,
+)
 from gitlab_ctl.services.base import Context, Service, TemplateOptions
 
 #: The files Rails reads from its config/ directory, as links to etc/.
-CONFIG_FILES = ("gitlab.yml", "database.yml", "secrets.yml", "resque.yml", "cable.yml")
+CONFIG_FILES = ("gitlab.yml", "database.yml", "secrets.yml", "resque.yml", "cable.yml",
+                "redis.yml")
 #: The secret files and the dotfile names Rails and Workhorse look for them under.
 SECRET_FILES = {"gitlab_workhorse_secret": ("gitlab_workhorse", ".gitlab_workhorse_secret"),
                 "gitlab_shell_secret": ("gitlab_shell", ".gitlab_shell_secret")}
@@ -84,15 +93,27 @@ def directories(context: Context) -> list:
     return resources + common.repository_directories(context)
 
 
+class PlainDumper(yaml.SafeDumper):
+    """Writes a value shared by two places twice, not as an &anchor and *alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def to_yaml(tree: Any) -> str:
+    """A tree as block YAML, keys in the order given."""
+    return yaml.dump(tree, Dumper=PlainDumper, default_flow_style=False,
+                     sort_keys=False).rstrip("\n")
+
+
 def config_files(context: Context) -> list:
     """gitlab.yml, database.yml, secrets.yml, resque.yml and cable.yml (root:git 0640)."""
     rails = settings(context)
     etc = common.rails_etc(context)
     group = common.git_user(context)[1]
-    redis = common.redis_settings(context)
     token = gitaly_token(context)
     options: TemplateOptions = {"group": group, "mode": 0o640, "notifies": common.RAILS_NOTIFY}
-    values: dict[str, Any] = {"rails": rails, "q": common.quote, "redis": redis}
+    values: dict[str, Any] = {"rails": rails, "q": common.quote, "to_yaml": to_yaml}
     gitlab_yml: dict[str, Any] = {
         "shell": shell_values(context), "storages": common.gitaly_storages(context),
         "gitaly": context.section("gitaly"), "token": token,
@@ -104,16 +125,42 @@ def config_files(context: Context) -> list:
                          sensitive=bool(token) or gitlab_rails_yml.holds_secrets(rails),
                          **values, **gitlab_yml),
         context.template(etc / "database.yml", "gitlab-rails/database.yml.j2", **options,
-                         sensitive=bool(rails.get("db_password")), **values),
+                         sensitive=gitlab_rails_database.holds_secrets(rails), **values,
+                         production=gitlab_rails_database.production(rails)),
         # omnibus-gitlab writes secrets.yml root 0644; it holds the keys that encrypt the
         # database's secrets, so here only root and the git group may read it.
         context.template(etc / "secrets.yml", "gitlab-rails/secrets.yml.j2", **options,
                          sensitive=True, **values, keys=context.secrets.get("gitlab_rails", {})),
-        context.template(etc / "resque.yml", "gitlab-rails/resque.yml.j2", **options,
-                         sensitive=bool(redis["password"]), **values),
-        context.template(etc / "cable.yml", "gitlab-rails/cable.yml.j2", **options,
-                         sensitive=bool(redis["password"]), **values),
+        *redis_files(context, rails, options, values),
     ]
+
+
+def redis_files(context: Context, rails: dict, options: TemplateOptions,
+                values: dict[str, Any]) -> list:
+    """resque.yml, cable.yml, redis.yml (gitlab_rails['redis_yml_override'], else empty) and
+    a redis.<name>.yml per separate instance (none for an instance that is not configured).
+    They may hold passwords: root and git only."""
+    etc = common.rails_etc(context)
+    redis = context.section("redis")
+    files: list = [
+        context.template(etc / "resque.yml", "gitlab-rails/resque.yml.j2", **options,
+                         sensitive=True, **values, what="background jobs and caches",
+                         production=gitlab_rails_redis.resque(rails, redis)),
+        context.template(etc / "cable.yml", "gitlab-rails/cable.yml.j2", **options,
+                         sensitive=True, **values,
+                         production=gitlab_rails_redis.cable(rails, redis)),
+        context.template(etc / "redis.yml", "gitlab-rails/redis.yml.j2", **options,
+                         sensitive=True, **values, override=rails.get("redis_yml_override"))]
+    for name in gitlab_rails_redis.INSTANCES:
+        path = etc / f"redis.{name}.yml"
+        tree = gitlab_rails_redis.instance(rails, name)
+        if tree is None:
+            files.append(Absent(path, notifies=common.RAILS_NOTIFY))
+            continue
+        files.append(context.template(path, "gitlab-rails/resque.yml.j2", **options,
+                                      sensitive=True, **values, what=f"the {name} instance",
+                                      production=tree))
+    return files
 
 
 def shell_values(context: Context) -> dict:
@@ -140,7 +187,12 @@ def package_links(context: Context) -> list:
     if not (home / "config").is_dir():
         return []
     rails, etc = settings(context), common.rails_etc(context)
-    links = [Link(home / "config" / name, etc / name) for name in CONFIG_FILES]
+    links: list = [Link(home / "config" / name, etc / name) for name in CONFIG_FILES]
+    for instance in gitlab_rails_redis.INSTANCES:
+        name = f"redis.{instance}.yml"
+        configured = gitlab_rails_redis.instance(rails, instance) is not None
+        links.append(Link(home / "config" / name, etc / name) if configured
+                     else Absent(home / "config" / name))
     links += [Link(home / dotfile, etc / name) for name, (_s, dotfile) in SECRET_FILES.items()]
     links += [Link(home / "log", Path(rails["log_directory"])),
               Link(home / "tmp", common.rails_dir(context) / "tmp")]

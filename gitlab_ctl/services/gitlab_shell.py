@@ -27,6 +27,8 @@ def configure(context: Context) -> list:
         context.template(config, "gitlab-shell/config.yml.j2", group=group, mode=0o640,
                          shell=shell, shell_values=values, q=common.quote,
                          gitlab_url=common.internal_api_url(context),
+                         ssl_cert_dir=shell.get("ssl_cert_dir")
+                         or f"{context.layout.embedded}/ssl/certs/",
                          relative_url=common.relative_url(context)),
     ]
     # gitlab-shell looks for config.yml in its own directory

@@ -1,6 +1,6 @@
 """The Redis GitLab Workhorse watches keys in, as omnibus-gitlab resolves it: each
 gitlab_workhorse['redis_*'] setting, else Rails' gitlab_rails['redis_*'] one; a TCP URL when
-gitlab_workhorse['redis_host'] is set or Rails has no socket, else the Unix socket."""
+a redis_host is set (Workhorse's or Rails') or there is no socket, else the Unix socket."""
 
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ def settings(context: Context) -> dict[str, Any]:
             values[key] = rails.get(f"redis_{key}")
     if values["password"] is None:
         values["password"] = context.section("redis").get("password")
-    values["tcp"] = bool(workhorse.get("redis_host")) or not values["socket"]
+    # a redis_host (Workhorse's or Rails') means TCP, as it does for Rails; a TCP URL
+    # without one is the local Redis'
+    values["tcp"] = bool(values["host"]) or not values["socket"]
+    values["host"] = values["host"] or "127.0.0.1"
     return values
 
 

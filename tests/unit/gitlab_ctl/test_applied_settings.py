@@ -12,7 +12,13 @@ import pytest
 
 from gitlab_ctl.commands.reconfigure import base_resources
 from gitlab_ctl.config.schema import TOP_LEVEL, Setting, load_schema
-from gitlab_ctl.services import SERVICES, gitlab_rails_yml, gitlab_rails_yml_table
+from gitlab_ctl.engine import runit
+from gitlab_ctl.services import (
+    SERVICES,
+    gitlab_rails_redis,
+    gitlab_rails_yml,
+    gitlab_rails_yml_table,
+)
 from gitlab_ctl.services.base import Context, RenderError
 from tests.unit.gitlab_ctl.test_config_templates import SITE_URLS, make_context
 
@@ -45,6 +51,14 @@ COMPANIONS: dict[tuple[str, str], dict[str, Any]] = {
     **{(site, "redirect_http_to_https_port"): {"redirect_http_to_https": True}
        for site in ("nginx", "registry_nginx", "pages_nginx", "gitlab_kas_nginx",
                     "mattermost_nginx")},
+    **{(site, "ssl_verify_depth"): {"ssl_verify_client": "on"}
+       for site in ("nginx", "registry_nginx", "pages_nginx", "gitlab_kas_nginx",
+                    "mattermost_nginx")},
+    ("logging", "udp_log_shipping_port"): {"udp_log_shipping_host": "10.1.2.3"},
+    **{("puma", key): {"ssl_listen": "0.0.0.0", "ssl_port": 8443} for key in (
+        "ssl_listen", "ssl_port", "ssl_certificate", "ssl_certificate_key",
+        "ssl_client_certificate", "ssl_cipher_filter", "ssl_key_password_command",
+        "ssl_verify_mode")},
     ("gitlab_rails", "redis_host"): {"redis_socket": None},
     ("gitlab_rails", "redis_port"): {"redis_socket": None},
     **{("gitlab_rails", f"smtp_{key}"): {"smtp_enable": True} for key in SMTP_KEYS},
@@ -83,6 +97,44 @@ COMPANIONS.update({("gitlab_rails", f"ldap_{key}"): {"ldap_host": "ldap.example.
                    for key in gitlab_rails_yml.LEGACY_LDAP_KEYS if key != "host"})
 
 
+#: Rails' Redis and database keys: lists of {host, port} and the hashes Rails reads.
+NODES = [{"host": "probe-node.example.test", "port": 26380}]
+PROBES.update({("gitlab_rails", key): NODES for key in load_schema().keys("gitlab_rails")
+               if key.endswith(("_sentinels", "_cluster_nodes"))})
+PROBES.update({("gitlab_rails", "databases"): {"ci": {"enable": True, "db_database": "zz"}},
+               ("gitlab_rails", "db_load_balancing"): {"hosts": ["zz.example.test"]}})
+
+
+def rails_redis_companions(key: str) -> dict[str, Any]:
+    """What a gitlab_rails Redis key needs to matter: its instance's URL, ssl for its TLS
+    keys, Sentinels for theirs, cluster nodes for a cluster's credentials, TCP for the
+    database number."""
+    name = next((n for n in ("actioncable", *gitlab_rails_redis.INSTANCES)
+                 if key.startswith(f"redis_{n}_")), None)
+    prefix = f"redis_{name}_" if name else "redis_"
+    suffix, needs = key[len(prefix):], {}
+    if name and suffix not in ("instance", "cluster_nodes"):
+        needs[prefix + "instance"] = "redis://probe-base.example.test"
+    if suffix.startswith("tls_"):
+        needs[prefix + "ssl"] = True
+    if suffix.startswith(("sentinels_", "sentinel_master")):
+        needs[prefix + "sentinels"] = NODES
+    if suffix.startswith("sentinels_tls_"):
+        needs[prefix + "sentinels_ssl"] = True
+    if suffix in ("username", "password") and name:
+        needs[prefix + "cluster_nodes"] = NODES
+    if key == "redis_database":
+        needs.update({"redis_host": "10.9.9.9"})
+    return needs
+
+
+COMPANIONS.update({("gitlab_rails", key): rails_redis_companions(key)
+                   for key in load_schema().keys("gitlab_rails") if key.startswith("redis_")
+                   and ("gitlab_rails", key) not in COMPANIONS})
+COMPANIONS.update({("gitlab_rails", "db_sslcert"): {"db_sslkey": "/zz/client.key"},
+                   ("gitlab_rails", "db_sslkey"): {"db_sslcert": "/zz/client.crt"}})
+
+
 def probe(setting: Setting) -> Any:
     """A value of the setting's type that differs from its default."""
     if (setting.section, setting.key) in PROBES:
@@ -117,7 +169,10 @@ def everything(context: Context) -> list[str]:
     functions some carry)."""
     running = [name for name, service in SERVICES.items()
                if context.section(service.section).get("enable")]
-    return [" ".join(running)] + [ADDRESS.sub("", repr(r)) for r in base_resources(context)] + [
+    # the systemd unit, whether or not this machine runs systemd
+    unit = runit.systemd_unit(context.layout, context.section("package"))
+    return [" ".join(running), unit] + [
+        ADDRESS.sub("", repr(r)) for r in base_resources(context)] + [
         ADDRESS.sub("", repr(resource)) for service in SERVICES.values()
         for resource in (service.configure(context) + service.runit_resources(context)
                          + service.after_start(context))]

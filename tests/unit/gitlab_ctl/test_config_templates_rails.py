@@ -60,7 +60,7 @@ def test_database_yml_connects_over_the_postgresql_socket_and_ci_shares_main():
     main = production["main"]
     assert (main["adapter"], main["database"], main["username"], main["host"], main["port"]) \
         == ("postgresql", "gitlabhq_production", "gitlab", "/var/opt/gitlab/postgresql", 5432)
-    assert "database_tasks" not in main
+    assert main["database_tasks"] is True
     assert production["ci"] == {**main, "database_tasks": False}
 
 
@@ -102,7 +102,9 @@ def test_rails_files_are_where_omnibus_puts_them_with_its_owners_and_modes():
         f = written[Path(path)]
         assert (f.owner, f.group, f.mode) == ("root", "git", 0o640), path
     assert yaml.safe_load(written[ETC / "resque.yml"].content) == {
-        "production": {"url": "unix:/var/opt/gitlab/redis/redis.socket"}}
+        "production": {"url": "unix:///var/opt/gitlab/redis/redis.socket",
+                       "secret_file": "/var/opt/gitlab/gitlab-rails/shared/encrypted_settings/"
+                                      "redis.yml.enc"}}
 
 
 def test_rails_directories_have_omnibus_owners_and_modes():

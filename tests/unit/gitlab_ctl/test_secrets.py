@@ -41,7 +41,7 @@ def test_first_run_generates_every_secret_once_with_mode_0600(tmp_path):
     first = path.read_bytes()
     data = load_secrets(path)
     assert len(data["gitlab_rails"]["secret_key_base"]) == 128
-    assert len(data["gitlab_rails"]["active_record_encryption_primary_key"]) == 32
+    assert len(data["gitlab_rails"]["active_record_encryption_primary_key"][0]) == 32
     assert data["gitlab_rails"]["secret_key_base"] != data["gitlab_rails"]["db_key_base"]
     assert converge(path, {}) is False  # a re-run writes nothing
     assert path.read_bytes() == first
@@ -72,3 +72,37 @@ def test_a_broken_file_is_refused_and_left_alone(tmp_path):
         converge(path, {})
     assert "backup" in caught.value.hint
     assert path.read_text() == "{not json"
+
+
+def test_active_record_keys_are_generated_as_lists_of_one_key():
+    # omnibus-gitlab's gitlab_rails.rb parse_secrets: `||= [generate_alphanumeric(32)]`
+    rails = resolve_secrets({}, {})["gitlab_rails"]
+    for name in ("active_record_encryption_primary_key",
+                 "active_record_encryption_deterministic_key"):
+        assert isinstance(rails[name], list) and len(rails[name][0]) == 32
+    assert isinstance(rails["active_record_encryption_key_derivation_salt"], str)
+
+
+@pytest.mark.parametrize(("legacy", "key"), [
+    ({"gitlab_ci": {"db_key_base": "old-ci"}}, "db_key_base"),
+    ({"gitlab_ci": {"db_key_base": "old-ci"}}, "secret_key_base"),
+    ({"gitlab_rails": {"secret_token": "old-token"}}, "otp_key_base"),
+    ({"gitlab_rails": {"jws_private_key": "old-jws"}}, "openid_connect_signing_key"),
+])
+def test_a_legacy_name_is_used_before_a_new_secret_is_made(legacy, key):
+    # omnibus-gitlab's gitlab_rails.rb transform_secrets
+    value = next(iter(next(iter(legacy.values())).values()))
+    assert resolve_secrets(legacy, {})["gitlab_rails"][key] == value  # from gitlab.rb
+    assert resolve_secrets({}, legacy)["gitlab_rails"][key] == value  # from the old file
+    stored = {**legacy, "gitlab_rails": {**legacy.get("gitlab_rails", {}), key: "current"}}
+    assert resolve_secrets({}, stored)["gitlab_rails"][key] == "current"
+
+
+def test_gitaly_gitlab_secret_is_shells_token_unless_set():
+    # omnibus-gitlab's gitaly.rb parse_secrets: gitlab_secret ||= gitlab_shell secret_token
+    resolved = resolve_secrets({"gitlab_shell": {"secret_token": "shell"}}, {})
+    assert resolved["gitaly"]["gitlab_secret"] == "shell"
+    own = resolve_secrets({"gitaly": {"gitlab_secret": "own"}}, {})
+    assert own["gitaly"]["gitlab_secret"] == "own"
+    kept = resolve_secrets({}, {"gitaly": {"gitlab_secret": "stored"}})
+    assert kept["gitaly"]["gitlab_secret"] == "stored"

@@ -213,3 +213,14 @@ def test_every_applied_workhorse_key_changes_the_output(key):
     value, extra = DISTINCT.get(key, ("/peer/value-7", {}))
     assert service_output("gitlab-workhorse", wh(**extra)) != service_output(
         "gitlab-workhorse", wh(**extra, **{key: value}))
+
+
+def test_rails_redis_host_moves_workhorse_to_tcp_too():
+    """omnibus-gitlab: gitlab_rails['redis_host'] means TCP for Rails and Workhorse alike;
+    without a socket or a host, the local Redis on 127.0.0.1."""
+    from gitlab_ctl.services import workhorse_redis
+
+    context = make_context({"gitlab_rails": {"redis_host": "10.0.15.1", "redis_port": 1234}})
+    assert workhorse_redis.params(context)["url"] == "redis://10.0.15.1:1234/"
+    context = make_context({"gitlab_rails": {"redis_socket": None}})
+    assert workhorse_redis.params(context)["url"].startswith("redis://127.0.0.1")
