@@ -23,10 +23,13 @@ from gitlab_ctl.commands.backup_etc import backup_etc
 from gitlab_ctl.commands.reconfigure import Options, reconfigure, write_log
 from gitlab_ctl.config.attributes import resolve_attributes
 from gitlab_ctl.config.reader import DEFAULT_CONFIG, ConfigError, read_config
+from gitlab_ctl.config.secrets import SECRETS
 from gitlab_ctl.config.validation import validate
 from gitlab_ctl.engine import control
 from gitlab_ctl.errors import GitlabCtlError, print_error
 from gitlab_ctl.paths import Layout
+from gitlab_ctl.services import SERVICES
+from gitlab_ctl.services.base import Context
 
 Handler = Callable[[argparse.Namespace, Layout], int]
 Arguments = Callable[[argparse.ArgumentParser, Layout], None]
@@ -92,6 +95,8 @@ def _config_command(args: argparse.Namespace, layout: Layout) -> int:
     warnings = validate(attributes, settings, lines, args.config)
     for warning in warnings:
         print(f"gitlab-ctl: warning: {warning}", file=sys.stderr)
+    if args.verb == "check-config":
+        render_enabled(layout, attributes)
     if args.verb == "show-config":
         print(json.dumps(octal_modes(attributes), indent=2, sort_keys=True))
     elif getattr(args, "strict", False) and warnings:
@@ -102,6 +107,20 @@ def _config_command(args: argparse.Namespace, layout: Layout) -> int:
         print(f"{args.config}: valid ({len(settings)} top-level settings"
               + (f", {len(warnings)} warnings)" if warnings else ")"))
     return 0
+
+
+def render_enabled(layout: Layout, attributes: dict) -> None:
+    """Render every enabled service's files in memory, as reconfigure would before changing
+    anything, so that check-config (and the package's preinst) also refuses what only
+    rendering finds: a hash of the wrong shape, a Redis replica without master_ip. The
+    secrets are placeholders: check-config needs neither root nor gitlab-secrets.json."""
+    secrets = {section: {key: "check-config-placeholder" for key in keys}
+               for section, keys in SECRETS.items()}
+    context = Context(layout, attributes, secrets)
+    for service in SERVICES.values():
+        if context.section(service.section).get("enable"):
+            service.configure(context)
+            service.runit_resources(context)
 
 
 def _diff_config_arguments(parser: argparse.ArgumentParser, layout: Layout) -> None:

@@ -242,3 +242,20 @@ def test_the_probe_tells_an_unread_key_from_a_read_one(render):
     """The check above can fail: a key nothing reads leaves the output as it was."""
     assert render({"gitlab_rails": {"zz_not_read_anywhere": "x"}}) == render()
     assert render({"redis": {"maxclients": 77}}) != render()
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("postgresql['cert_auth_addresses'] = { '10.1.1.0/24' => 'all' }",
+     "the settings of postgresql do not fit its pg_hba.conf"),
+    ("redis['master'] = false\nredis['master_password'] = 'p'",
+     "redis 'master_ip' is not defined"),
+])
+def test_check_config_refuses_what_only_rendering_finds(tmp_path, capsys, line, message):
+    """check-config renders every enabled service in memory, as reconfigure does before
+    changing anything, so the package's preinst refuses these too."""
+    from gitlab_ctl.cli import main
+
+    config = tmp_path / "gitlab.rb"
+    config.write_text(f"external_url 'http://gitlab.example.test'\n{line}\n")
+    assert main(["check-config", "--config", str(config)]) == 2
+    assert message in capsys.readouterr().err

@@ -4,8 +4,8 @@ applicable with a reason) and none is accepted silently (bench/gitlabrb_coverage
 from __future__ import annotations
 
 from bench.gitlabrb_coverage import TEMPLATE, coverage, main
-from tests.conftest import REPO
 from gitlab_ctl.config.statuses import APPLIED, NOT_APPLICABLE, SILENT
+from tests.conftest import REPO
 
 
 def test_every_key_of_the_template_has_a_status_and_none_is_silent():
