@@ -69,8 +69,8 @@ def _run_sql(resource: str, argv: Sequence[str], sql: str) -> None:
     result = subprocess.run([*argv, "-v", "ON_ERROR_STOP=1", "-tAXq"], input=sql,
                             capture_output=True, text=True, cwd="/")
     if result.returncode != 0:  # psql's error names the statement's role, not the secret
-        raise ResourceError(resource, f"psql exited {result.returncode}: "
-                            f"{result.stderr.strip().splitlines()[-1:] or ['no output']}")
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ResourceError(resource, f"psql exited {result.returncode}: {last}")
 
 
 def _standby(context: Context) -> bool:
