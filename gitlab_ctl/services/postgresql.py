@@ -3,13 +3,16 @@ gitlab role and database that Rails connects to over the Unix socket (peer auth,
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import time
 from pathlib import Path
 
 from gitlab_ctl.engine.resources import (
+    Absent,
     Command,
     Directory,
+    File,
     Group,
     ResourceError,
     Run,
@@ -18,6 +21,8 @@ from gitlab_ctl.engine.resources import (
     User,
 )
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources, wants_up
+from gitlab_ctl.engine.sysctl import kernel_parameters
+from gitlab_ctl.services import postgresql_roles
 from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.services.configcheck import ConfigCheck
 
@@ -62,6 +67,31 @@ def settings(context: Context) -> dict:
     return values
 
 
+#: omnibus-gitlab's shared memory defaults: larger on 64-bit machines
+SHM_DEFAULTS = {True: (17179869184, 4194304), False: (4294967295, 1048575)}
+
+
+def sysctl_values(context: Context) -> dict[str, object]:
+    """The kernel parameters omnibus-gitlab's postgresql::sysctl recipe sets."""
+    pg = context.section("postgresql")
+    shmmax, shmall = SHM_DEFAULTS[platform.machine() in ("x86_64", "aarch64")]
+    semmni = pg.get("semmni")
+    if semmni is None:
+        semmni = int(pg["max_connections"]) // 16 + 250
+    sem = " ".join(str(value) for value in (pg["semmsl"], pg["semmns"], pg["semopm"], semmni))
+    return {"kernel.shmmax": shmmax if pg.get("shmmax") is None else pg["shmmax"],
+            "kernel.shmall": shmall if pg.get("shmall") is None else pg["shmall"],
+            "kernel.sem": sem}
+
+
+def user_profile(context: Context, home: str) -> File:
+    """The account's ~/.profile, so a shell as gitlab-psql finds the bundled programs."""
+    pg = context.section("postgresql")
+    path = pg.get("user_path") or (f"{context.layout.embedded / 'bin'}:"
+                                   f"{context.layout.install_dir / 'bin'}:$PATH")
+    return File(Path(home) / ".profile", f"PATH={path}\n", owner=pg["username"], mode=0o600)
+
+
 def _as_postgres(context: Context, program: str, *args: str) -> list[str]:
     pg = context.section("postgresql")
     user = f"{pg['username']}:{pg['group']}"
@@ -94,6 +124,7 @@ def configure(context: Context) -> list:
     owner = {"owner": pg["username"], "group": pg["group"]}
     notify = (("hup", "postgresql"),)
     data = data_dir(context)
+    home = pg["home"] or pg["dir"]
     server_files = (
         context.template(data / "postgresql.conf", "postgresql/postgresql.conf.j2", **owner,
                          notifies=notify, pg=pg),
@@ -102,8 +133,12 @@ def configure(context: Context) -> list:
     )
     return [
         Group(pg["group"]),
-        User(pg["username"], pg["group"], pg["home"] or pg["dir"], pg["shell"]),
+        User(pg["username"], pg["group"], home, pg["shell"]),
         Directory(Path(pg["dir"]), **owner, mode=0o2775),
+        *([] if home == pg["dir"] else [Directory(Path(home), **owner, mode=0o2775)]),
+        user_profile(context, home),
+        *kernel_parameters(bool(context.section("package")["modify_kernel_parameters"]),
+                           context.layout.embedded / "etc", sysctl_values(context)),
         Directory(data, **owner, mode=0o700),
         Command("initdb", _as_postgres(context, "initdb", "-D", str(data), "-E", "UTF8",
                                        "--locale=C", "--auth-local=peer", "--auth-host=md5"),
@@ -214,11 +249,18 @@ def supervise(context: Context) -> list:
     run_script = context.render("runit/postgresql.run.j2", pg=pg, data=data_dir(context))
     definition = ServiceDefinition("postgresql", run_script, Path(pg["log_directory"]),
                                    log_owner=pg["username"], reload_action="hup")
-    return service_resources(context.layout, definition, context.section("logging"))
+    # ha: runit's down file leaves it stopped until a cluster manager starts it
+    down = context.layout.sv_dir / "postgresql" / "down"
+    return [*service_resources(context.layout, definition, context.section("logging")),
+            File(down, "") if pg["ha"] else Absent(down)]
 
 
 def after_start(context: Context) -> list:
-    return [_wait_ready(context), *database_objects(context)]
+    pg = context.section("postgresql")
+    psql = _as_postgres(context, "psql", "-h", pg["dir"], "-p", connect_port(context), "-d",
+                        "template1")
+    return [_wait_ready(context), *database_objects(context),
+            *postgresql_roles.role_passwords(context, lambda sql: query(context, sql), psql)]
 
 
 def pending_restart(context: Context) -> list[str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitlab_ctl.engine.resources import Directory
+from gitlab_ctl.engine.resources import Absent, Directory, File
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
+from gitlab_ctl.engine.sysctl import kernel_parameters
 from gitlab_ctl.services import common
 from gitlab_ctl.services.base import Context, Facts, Service
 
@@ -46,6 +47,10 @@ def configure(context: Context) -> list:
         context.template(etc / "puma.rb", "puma/puma.rb.j2", notifies=NOTIFY, puma=puma,
                          rails_home=common.rails_home(context),
                          rails_dir=common.rails_dir(context)),
+        # the listen backlog Puma asks for is capped by the kernel's somaxconn
+        *kernel_parameters(bool(context.section("package")["modify_kernel_parameters"]),
+                           context.layout.embedded / "etc",
+                           {"net.core.somaxconn": puma["somaxconn"]}),
     ]
 
 
@@ -55,7 +60,10 @@ def supervise(context: Context) -> list:
                                 **common.rails_run_values(context, "puma"))
     definition = ServiceDefinition("puma", run_script, Path(puma["log_directory"]),
                                    log_owner=common.git_user(context)[0])
-    return service_resources(context.layout, definition, context.section("logging"))
+    # ha: runit's down file leaves it stopped until a cluster manager starts it
+    down = context.layout.sv_dir / "puma" / "down"
+    return [*service_resources(context.layout, definition, context.section("logging")),
+            File(down, "") if puma["ha"] else Absent(down)]
 
 
 SERVICE = Service("puma", "puma", "embedded/bin/bundle", configure, supervise)
