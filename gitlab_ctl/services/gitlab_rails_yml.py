@@ -151,7 +151,8 @@ def holds_secrets(rails: Mapping[str, Any]) -> bool:
             "forti_authenticator_access_token", "forti_token_cloud_client_secret",
             "duo_auth_secret_key", "signed_cookie_salt", "authenticated_encrypted_cookie_salt",
             "external_diffs_object_store_connection", "pages_object_store_connection",
-            "agent_plan_content_object_store_connection", "sentry_dsn", "openbao")
+            "agent_plan_content_object_store_connection", "sentry_dsn", "openbao",
+            "repositories_storages")
     store = rails.get("object_store") or {}
     return (any(rails.get(key) for key in keys) or bool(rails.get("ldap_servers"))
             or bool(store.get("enabled") and store.get("connection"))
