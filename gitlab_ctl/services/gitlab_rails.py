@@ -5,6 +5,7 @@ Sidekiq start with. Rails is not a runit service itself: Puma and Sidekiq run it
 
 from __future__ import annotations
 
+from math import ceil
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from gitlab_ctl.engine.resources import Absent, Directory, File, Group, Link, Ow
 from gitlab_ctl.services import (
     common,
     gitlab_rails_database,
+    gitlab_rails_files,
     gitlab_rails_redis,
     gitlab_rails_smtp,
     gitlab_rails_yml,
@@ -28,7 +30,8 @@ SECRET_FILES = {"gitlab_workhorse_secret": ("gitlab_workhorse", ".gitlab_workhor
                 "gitlab_shell_secret": ("gitlab_shell", ".gitlab_shell_secret")}
 #: Storage under shared_path that gitlab.yml names.
 SHARED_DIRS = ("artifacts", "lfs-objects", "packages", "terraform_state", "ci_secure_files",
-               "dependency_proxy", "encrypted_settings")
+               "dependency_proxy", "encrypted_settings", "external-diffs",
+               "agent_plan_content", "pages")
 
 
 def settings(context: Context) -> dict:
@@ -44,7 +47,15 @@ def settings(context: Context) -> dict:
         "gitlab_email_reply_to": f"noreply@{host}",
         "registry_api_url": "http://" + context.section("registry").get(
             "registry_http_addr", "127.0.0.1:5000"),
+        "registry_key_path": str(common.rails_etc(context) / "gitlab-registry.key"),
+        # 95% of Puma's worker timeout, rounded up, as omnibus-gitlab derives it
+        "max_request_duration_seconds": ceil(
+            int(context.section("puma").get("worker_timeout") or 60) * 0.95),
     }
+    client = context.section("gitaly_client")
+    for key in ("max_attempts", "max_backoff"):
+        if values.get(f"gitaly_client_{key}") is None:
+            values[f"gitaly_client_{key}"] = client.get(key)
     for key, value in derived.items():
         if values.get(key) is None:
             values[key] = value
@@ -52,7 +63,10 @@ def settings(context: Context) -> dict:
 
 
 def gitaly_token(context: Context) -> str:
-    """The token Rails presents to Gitaly: gitaly['configuration']['auth']['token']."""
+    """The token Rails presents to Gitaly: gitlab_rails['gitaly_token'], else
+    gitaly['configuration']['auth']['token']."""
+    if context.section("gitlab_rails").get("gitaly_token"):
+        return str(context.section("gitlab_rails")["gitaly_token"])
     for source in (context.section("gitaly"), context.secrets.get("gitaly") or {}):
         token = ((source.get("configuration") or {}).get("auth") or {}).get("token")
         if token:
@@ -85,12 +99,20 @@ def directories(context: Context) -> list:
                     for name in SHARED_DIRS),
                   Directory(Path(rails["uploads_directory"]), **owned, mode=0o700),
                   Directory(base / "sockets", owner=user, group=www, mode=0o750),
-                  Directory(Path(rails["log_directory"]), owner=user, mode=0o700),
-                  Directory(Path(rails["backup_path"]), owner=user, mode=0o700)]
+                  log_directory(context, rails)]
+    if rails["manage_backup_path"]:
+        resources.append(Directory(Path(rails["backup_path"]), owner=user, mode=0o700))
     builds = Path(context.section("gitlab_ci")["builds_directory"])
     resources += [Directory(builds.parent, owner=user, mode=0o700),
                   Directory(builds, owner=user, mode=0o700)]
     return resources + common.repository_directories(context)
+
+
+def log_directory(context: Context, rails: dict) -> Directory:
+    """The log directory: git 0700, or 0750 in log_group (gitlab_rails', else logging's)."""
+    group = rails.get("log_group") or context.section("logging").get("log_group")
+    return Directory(Path(rails["log_directory"]), owner=common.git_user(context)[0],
+                     group=group, mode=0o750 if group else 0o700)
 
 
 class PlainDumper(yaml.SafeDumper):
@@ -119,7 +141,8 @@ def config_files(context: Context) -> list:
         "gitaly": context.section("gitaly"), "token": token,
         "registry": context.section("registry"), "sidekiq": context.section("sidekiq"),
         "rails_home": common.rails_home(context), "etc": etc,
-        "gitlab_ci": context.section("gitlab_ci"), "extra": gitlab_rails_yml.values(rails)}
+        "gitlab_ci": context.section("gitlab_ci"), "extra": gitlab_rails_yml.values(rails),
+        "other": other_sections(context, rails)}
     return [
         context.template(etc / "gitlab.yml", "gitlab-rails/gitlab.yml.j2", **options,
                          sensitive=bool(token) or gitlab_rails_yml.holds_secrets(rails),
@@ -132,7 +155,22 @@ def config_files(context: Context) -> list:
         context.template(etc / "secrets.yml", "gitlab-rails/secrets.yml.j2", **options,
                          sensitive=True, **values, keys=context.secrets.get("gitlab_rails", {})),
         *redis_files(context, rails, options, values),
+        *gitlab_rails_files.config_files(context, rails, values),
     ]
+
+
+def other_sections(context: Context, rails: dict) -> dict[str, Any]:
+    """What gitlab.yml takes from sections other than gitlab_rails (and from the URLs)."""
+    urls = context.attributes
+    return {"monitoring": gitlab_rails_yml.monitoring(rails, context.section("puma"),
+                                                      context.section("sidekiq")),
+            "routing_rules": gitlab_rails_yml.routing_rules(context.section("sidekiq")),
+            "mattermost": gitlab_rails_yml.mattermost(rails, urls.get("mattermost_external_url")),
+            "pages": gitlab_rails_yml.pages(rails, context.section("gitlab_pages"),
+                                            urls.get("pages_external_url")),
+            "gitlab_ci": gitlab_rails_yml.gitlab_ci(rails, context.section("gitlab_ci")),
+            "nats": gitlab_rails_yml.nats(rails),
+            "repositories": gitlab_rails_yml.repositories(rails)}
 
 
 def redis_files(context: Context, rails: dict, options: TemplateOptions,
@@ -194,6 +232,7 @@ def package_links(context: Context) -> list:
         links.append(Link(home / "config" / name, etc / name) if configured
                      else Absent(home / "config" / name))
     links += [Link(home / dotfile, etc / name) for name, (_s, dotfile) in SECRET_FILES.items()]
+    links += gitlab_rails_files.links(context, rails)
     links += [Link(home / "log", Path(rails["log_directory"])),
               Link(home / "tmp", common.rails_dir(context) / "tmp")]
     if rails["uploads_storage_path"] == str(home / "public"):

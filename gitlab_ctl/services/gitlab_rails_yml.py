@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from gitlab_ctl.services import gitlab_rails_yml_table
 
@@ -133,8 +134,6 @@ def values(rails: Mapping[str, Any]) -> dict[str, Any]:
             "service_desk_email": mailbox(rails, "service_desk_email"),
             "backup_upload": backup_upload(rails), "gravatar": gravatar(rails),
             "rack_attack": {"git_basic_auth": rails.get("rack_attack_git_basic_auth")},
-            "mattermost": {"enabled": rails.get("mattermost_host") is not None,
-                           "host": rails.get("mattermost_host")},
             # no Prometheus runs here: Rails queries one only at the address given
             "prometheus": {"enabled": rails.get("prometheus_address") is not None,
                            "server_address": rails.get("prometheus_address") or ""},
@@ -152,8 +151,97 @@ def holds_secrets(rails: Mapping[str, Any]) -> bool:
             "forti_authenticator_access_token", "forti_token_cloud_client_secret",
             "duo_auth_secret_key", "signed_cookie_salt", "authenticated_encrypted_cookie_salt",
             "external_diffs_object_store_connection", "pages_object_store_connection",
-            "agent_plan_content_object_store_connection", "sentry_dsn", "openbao")
+            "agent_plan_content_object_store_connection", "sentry_dsn", "openbao",
+            "repositories_storages")
     store = rails.get("object_store") or {}
     return (any(rails.get(key) for key in keys) or bool(rails.get("ldap_servers"))
             or bool(store.get("enabled") and store.get("connection"))
             or any(rails.get(f"{kind}_object_store_connection") for kind in OBJECT_TYPES))
+
+
+#: monitoring.* entries read from the puma and sidekiq sections: gitlab.yml key: gitlab.rb key.
+WEB_EXPORTER = {"enabled": "exporter_enabled", "address": "exporter_address",
+                "port": "exporter_port", "tls_enabled": "exporter_tls_enabled",
+                "tls_cert_path": "exporter_tls_cert_path", "tls_key_path": "exporter_tls_key_path"}
+SIDEKIQ_EXPORTER = {"enabled": "metrics_enabled", "log_enabled": "exporter_log_enabled",
+                    "tls_enabled": "exporter_tls_enabled",
+                    "tls_cert_path": "exporter_tls_cert_path",
+                    "tls_key_path": "exporter_tls_key_path", "address": "listen_address",
+                    "port": "listen_port"}
+SIDEKIQ_HEALTH_CHECKS = {"enabled": "health_checks_enabled",
+                         "address": "health_checks_listen_address",
+                         "port": "health_checks_listen_port"}
+#: pages.* entries read from the gitlab_pages section (the others come from gitlab_rails).
+PAGES_FROM_PAGES = ("access_control", "artifacts_server", "namespace_in_path")
+
+
+def monitoring(rails: Mapping[str, Any], puma: Mapping[str, Any],
+               sidekiq: Mapping[str, Any]) -> dict[str, Any]:
+    """production.monitoring: the allowlist and the metrics/health servers Puma and Sidekiq
+    run inside Rails."""
+    allowlist = rails.get("monitoring_whitelist")
+    return {"ip_whitelist": rails.get("monitoring_allowlist") if allowlist is None else allowlist,
+            "sidekiq_exporter": {key: sidekiq.get(name) for key, name in SIDEKIQ_EXPORTER.items()},
+            "sidekiq_health_checks": {key: sidekiq.get(name)
+                                      for key, name in SIDEKIQ_HEALTH_CHECKS.items()},
+            "web_exporter": {key: puma.get(name) for key, name in WEB_EXPORTER.items()}}
+
+
+def routing_rules(sidekiq: Mapping[str, Any]) -> list[list[Any]]:
+    """sidekiq.routing_rules: [query, queue] or [query, queue, shard] as given."""
+    return [list(rule)[:3] if len(rule) > 2 and rule[2] is not None else list(rule)[:2]
+            for rule in sidekiq.get("routing_rules") or []]
+
+
+def nats(rails: Mapping[str, Any]) -> dict[str, Any] | None:
+    """production.nats, only when servers are given; unset options are left out."""
+    config = dict(rails.get("nats") or {})
+    servers = list(config.get("servers") or [])
+    if not servers:
+        return None
+    values: dict[str, Any] = {"servers": servers}
+    for key in ("connect_timeout", "stream_replicas"):
+        if config.get(key) is not None:
+            values[key] = config[key]
+    tls = {key: value for key, value in (config.get("tls") or {}).items() if value is not None}
+    if tls:
+        values["tls"] = tls
+    return values
+
+
+def mattermost(rails: Mapping[str, Any], external_url: str | None) -> dict[str, Any]:
+    """production.mattermost: mattermost_host, else mattermost_external_url."""
+    host = rails.get("mattermost_host") or external_url
+    return {"enabled": host is not None, "host": host}
+
+
+def pages(rails: Mapping[str, Any], gitlab_pages: Mapping[str, Any],
+          external_url: str | None) -> dict[str, Any]:
+    """pages.* as gitlab.yml.erb writes them: on with pages_external_url, its host, port and
+    scheme, and gitlab_pages' switches Rails reads (gitlab-pages itself is not run here)."""
+    url = urlsplit(external_url or "")
+    https = url.scheme == "https"
+    values: dict[str, Any] = {
+        "enabled": bool(external_url),
+        "access_control": gitlab_pages.get("access_control"),
+        "host": url.hostname, "port": url.port or (443 if https else 80) if url.hostname else None,
+        "https": https,
+        "external_http": bool(gitlab_pages.get("external_http")),
+        "external_https": bool(gitlab_pages.get("external_https")
+                               or gitlab_pages.get("external_https_proxyv2")),
+        "artifacts_server": gitlab_pages.get("artifacts_server"),
+        "namespace_in_path": gitlab_pages.get("namespace_in_path")}
+    return values
+
+
+def gitlab_ci(rails: Mapping[str, Any], gitlab_ci: Mapping[str, Any]) -> dict[str, Any]:
+    """gitlab_ci's project notification defaults."""
+    return {"all_broken_builds": gitlab_ci.get("gitlab_ci_all_broken_builds"),
+            "add_pusher": gitlab_ci.get("gitlab_ci_add_pusher")}
+
+
+def repositories(rails: Mapping[str, Any]) -> dict[str, Any] | None:
+    """repositories.storages from gitlab_rails['repositories_storages'] (an external Gitaly:
+    {name => {gitaly_address, gitaly_token}}), None when unset (the local Gitaly's)."""
+    storages = rails.get("repositories_storages") or {}
+    return {str(name): storage for name, storage in storages.items()} or None

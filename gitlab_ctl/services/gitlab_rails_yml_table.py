@@ -16,7 +16,7 @@ TABLE = Path(__file__).with_name("gitlab_rails_yml_table.yml")
 TABLE_JSON = TABLE.with_suffix(".json")
 #: Sections gitlab.yml.j2 writes itself; the table's entries are added inside them.
 MERGED_SECTIONS = ("gitlab", "dependency_proxy", "terraform_state", "ci_secure_files",
-                   "registry", "omniauth", "encrypted_settings", "gitaly", "gitlab_shell")
+                   "registry", "omniauth", "encrypted_settings", "gitaly", "gitlab_shell", "pages")
 #: Paths under shared_path omnibus-gitlab fills in when gitlab.rb leaves them unset.
 SHARED_PATHS = {"external_diffs_storage_path": "external-diffs",
                 "dependency_proxy_storage_path": "dependency_proxy",

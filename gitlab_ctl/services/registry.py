@@ -39,7 +39,8 @@ def keypair(context: Context) -> list:
     else one made once with openssl."""
     registry = settings(context)
     git_group = common.git_user(context)[1]
-    key = common.rails_etc(context) / "gitlab-registry.key"
+    key = Path(context.section("gitlab_rails").get("registry_key_path")
+               or common.rails_etc(context) / "gitlab-registry.key")
     # the certificate is always written here; registry['rootcertbundle'] only changes
     # where config.yml tells the registry to read it (as in omnibus-gitlab)
     certificate = Path(registry["dir"]) / "gitlab-registry.crt"

@@ -103,6 +103,12 @@ PROBES.update({("gitlab_rails", key): NODES for key in load_schema().keys("gitla
                if key.endswith(("_sentinels", "_cluster_nodes"))})
 PROBES.update({("gitlab_rails", "databases"): {"ci": {"enable": True, "db_database": "zz"}},
                ("gitlab_rails", "db_load_balancing"): {"hosts": ["zz.example.test"]}})
+# nats and managed_settings are written only with servers / settings
+PROBES.update({("gitlab_rails", "nats"): {"servers": ["nats://zz.example.test:4222"]},
+               ("gitlab_rails", "managed_settings"): {"settings": {"zz_setting": True}},
+               ("gitlab_rails", "clickhouse_databases"): {"main": {"database": "zz"}},
+               ("gitlab_rails", "repositories_storages"): {
+                   "default": {"gitaly_address": "tcp://zz.example.test:8075"}}})
 
 
 def rails_redis_companions(key: str) -> dict[str, Any]:

@@ -104,6 +104,7 @@ def test_every_template_is_rendered_by_some_service(monkeypatch):
     monkeypatch.setattr(Context, "render", recording)
     service_files(make_context())
     service_files(make_context(SITE_URLS))
-    service_files(make_context({"gitlab_rails": {"smtp_enable": True}}))
+    service_files(make_context({"gitlab_rails": {"smtp_enable": True,
+                                                 "managed_settings": {"settings": {"x": 1}}}}))
     templates = {str(p.relative_to(TEMPLATES_DIR)) for p in TEMPLATES_DIR.rglob("*.j2")}
     assert templates - used == set()
