@@ -101,8 +101,8 @@ def configure(context: Context) -> list:
                          notifies=notify, pg=pg),
     )
     return [
-        Group(pg["group"]),
-        User(pg["username"], pg["group"], pg["home"] or pg["dir"], pg["shell"]),
+        Group(pg["group"], pg.get("gid")),
+        User(pg["username"], pg["group"], pg["home"] or pg["dir"], pg["shell"], pg.get("uid")),
         Directory(Path(pg["dir"]), **owner, mode=0o2775),
         Directory(data, **owner, mode=0o700),
         Command("initdb", _as_postgres(context, "initdb", "-D", str(data), "-E", "UTF8",

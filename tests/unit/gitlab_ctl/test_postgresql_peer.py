@@ -181,8 +181,8 @@ COMPANIONS: dict[str, dict] = {
     "hostssl": {"md5_auth_cidr_addresses": ["10.7.7.0/24"]},
 }
 #: applied keys that configure the account, directories or service, checked elsewhere
-NOT_IN_FILES = {"enable", "dir", "username", "group", "home", "shell", "sql_user", "port",
-                "connect_port", "log_directory"}
+NOT_IN_FILES = {"enable", "dir", "username", "group", "home", "shell", "uid", "gid", "sql_user",
+                "port", "connect_port", "log_directory"}
 
 
 def applied_keys() -> list[str]:
