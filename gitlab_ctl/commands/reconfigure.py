@@ -41,9 +41,9 @@ def base_resources(context: Context) -> list:
     layout = context.layout
     manage_etc = context.section("manage_storage_directories").get("manage_etc") is not False
     return [
-        *([Directory(layout.etc_dir, mode=0o775)] if manage_etc else []),
+        *([Directory(layout.etc_dir, group="root", mode=0o775)] if manage_etc else []),
         File(layout.secrets_file, secrets_text(context.secrets), mode=0o600, sensitive=True),
-        Directory(layout.data_dir), Directory(layout.log_dir),
+        Directory(layout.data_dir, group="root"), Directory(layout.log_dir, group="root"),
         Directory(layout.reconfigure_log_dir, mode=0o700),
         Directory(layout.install_dir / "etc"),
         *account_resources(context),
