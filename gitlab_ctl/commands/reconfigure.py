@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitlab_ctl.commands.reconfigure_accounts import account_resources, leave_unmanaged
 from gitlab_ctl.config.attributes import resolve_attributes
 from gitlab_ctl.config.reader import read_config
 from gitlab_ctl.config.secrets import load_secrets, resolve_secrets, secrets_text
 from gitlab_ctl.config.validation import validate
 from gitlab_ctl.engine import runit
-from gitlab_ctl.engine.resources import Directory, File, Group, ResourceError, Run, User, converge
+from gitlab_ctl.engine.resources import Directory, File, ResourceError, Run, converge
 from gitlab_ctl.paths import Layout
 from gitlab_ctl.services import SERVICES
 from gitlab_ctl.services.base import Context, Service
@@ -35,16 +36,17 @@ class Options:
 
 
 def base_resources(context: Context) -> list:
-    """Directories every installation has, the git account and the secrets file."""
-    layout, user = context.layout, context.section("user")
+    """Directories every installation has, the secrets file, the git and web server
+    accounts."""
+    layout = context.layout
+    manage_etc = context.section("manage_storage_directories").get("manage_etc") is not False
     return [
-        Directory(layout.etc_dir, mode=0o775),
+        *([Directory(layout.etc_dir, group="root", mode=0o775)] if manage_etc else []),
         File(layout.secrets_file, secrets_text(context.secrets), mode=0o600, sensitive=True),
-        Directory(layout.data_dir), Directory(layout.log_dir),
+        Directory(layout.data_dir, group="root"), Directory(layout.log_dir, group="root"),
         Directory(layout.reconfigure_log_dir, mode=0o700),
         Directory(layout.install_dir / "etc"),
-        Group(user["group"]),
-        User(user["username"], user["group"], user["home"], user["shell"]),
+        *account_resources(context),
         *runit.supervisor_resources(layout, context.section("package")),
     ]
 
@@ -83,7 +85,7 @@ def plan(context: Context, run: Run) -> list:
     for service in runnable:
         resources += service.after_start(context)
     resources.append(File(context.layout.data_dir / "bootstrapped", "", mode=0o600))
-    return resources
+    return leave_unmanaged(context, resources)
 
 
 def deliver_notifications(context: Context, run: Run, svwait: int) -> None:

@@ -12,7 +12,6 @@ import difflib
 import grp
 import os
 import pwd
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
-from gitlab_ctl.errors import GitlabCtlError
+from gitlab_ctl.engine.accounts import Group as Group  # re-exported: every resource from here
+from gitlab_ctl.engine.accounts import User as User
+from gitlab_ctl.engine.commands import ResourceError as ResourceError  # re-exported
+from gitlab_ctl.engine.commands import run_command as run_command
 
 #: (action, service): what a changed resource asks of a service, e.g. ("restart", "redis").
 Notify = tuple[str, str]
@@ -31,15 +33,6 @@ class Ownership(TypedDict):
     """The owner= and group= of a File or Directory, shared by several with **."""
     owner: str | None
     group: str | None
-
-
-class ResourceError(GitlabCtlError):
-    """A resource that could not be converged; the run stops there. `where` is the
-    resource's id."""
-
-    @property
-    def resource(self) -> str:
-        return self.where
 
 
 @dataclass
@@ -105,65 +98,6 @@ def _set_ownership(path: Path, owner: str | None, group: str | None, mode: int |
                  follow_symlinks=False)
     if mode is not None:
         os.chmod(path, mode)
-
-
-@dataclass(frozen=True)
-class Group:
-    name: str
-    notifies: tuple[Notify, ...] = ()
-
-    @property
-    def id(self) -> str:
-        return f"group[{self.name}]"
-
-    def check(self) -> list[str] | None:
-        try:
-            grp.getgrnam(self.name)
-        except KeyError:
-            return [f"create system group {self.name}"]
-        return None
-
-    def apply(self) -> None:
-        run_command(self.id, ["groupadd", "--system", self.name])
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    group: str
-    home: str
-    shell: str
-    notifies: tuple[Notify, ...] = ()
-
-    @property
-    def id(self) -> str:
-        return f"account[{self.name}]"
-
-    def check(self) -> list[str] | None:
-        try:
-            entry = pwd.getpwnam(self.name)
-        except KeyError:
-            return [f"create system user {self.name} (group {self.group}, home {self.home}, "
-                    f"shell {self.shell})"]
-        changes = [f"change {what} to {wanted}" for what, wanted, actual in (
-            ("home", self.home, entry.pw_dir), ("shell", self.shell, entry.pw_shell))
-            if wanted != actual]
-        try:
-            if _gid(self.group) != entry.pw_gid:
-                changes.append(f"change group to {self.group}")
-        except KeyError:
-            changes.append(f"change group to {self.group}")
-        return changes or None
-
-    def apply(self) -> None:
-        options = ["--gid", self.group, "--home-dir", self.home, "--shell", self.shell]
-        try:
-            pwd.getpwnam(self.name)
-        except KeyError:
-            run_command(self.id, ["useradd", "--system", "--no-create-home", *options,
-                                  self.name])
-            return
-        run_command(self.id, ["usermod", *options, self.name])
 
 
 @dataclass(frozen=True)
@@ -394,24 +328,6 @@ class Skip(Exception):
     def __init__(self, reason: str, hint: str = "") -> None:
         super().__init__(reason)
         self.hint = hint
-
-
-def run_command(resource: str, argv: list[str], env: dict[str, str] | None = None,
-                cwd: Path | None = None, timeout: float = 600) -> str:
-    full_env = {**os.environ, **env} if env else None
-    try:
-        result = subprocess.run(argv, capture_output=True, text=True, env=full_env, cwd=cwd,
-                                timeout=timeout)
-    except FileNotFoundError as error:
-        raise ResourceError(resource, f"{argv[0]} is not installed ({error.strerror})") from error
-    except subprocess.TimeoutExpired as error:
-        raise ResourceError(resource, f"{' '.join(argv)} did not finish in {timeout:.0f} s") \
-            from error
-    if result.returncode != 0:
-        output = (result.stderr or result.stdout).strip().splitlines()[-15:]
-        raise ResourceError(resource, f"{' '.join(argv)} exited {result.returncode}:\n    "
-                            + "\n    ".join(output))
-    return result.stdout
 
 
 def converge(resources: Sequence, run: Run) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gitlab_ctl.engine.resources import Directory, File, Group, Link, User
+from gitlab_ctl.engine.resources import Directory, File, Link
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.services.configcheck import ConfigCheck
@@ -56,8 +56,6 @@ def configure(context: Context) -> list:
         *site_files(context, conf, notify),
     )
     return [
-        Group(www["group"]),
-        User(www["username"], www["group"], www["home"], www["shell"]),
         Directory(directory, **owner, mode=0o750),
         Directory(conf, **owner, mode=0o750),
         Directory(conf / "service_conf", **owner, mode=0o750),

@@ -132,8 +132,8 @@ def configure(context: Context) -> list:
                          notifies=notify, pg=pg),
     )
     return [
-        Group(pg["group"]),
-        User(pg["username"], pg["group"], home, pg["shell"]),
+        Group(pg["group"], pg.get("gid")),
+        User(pg["username"], pg["group"], home, pg["shell"], pg.get("uid")),
         Directory(Path(pg["dir"]), **owner, mode=0o2775),
         *([] if home == pg["dir"] else [Directory(Path(home), **owner, mode=0o2775)]),
         user_profile(context, home),

@@ -58,8 +58,9 @@ def configure(context: Context) -> list:
     git_group = context.section("user")["group"]
     directory = Path(redis["dir"])
     return [
-        Group(redis["group"]),
-        User(redis["username"], redis["group"], redis["home"] or redis["dir"], redis["shell"]),
+        Group(redis["group"], redis.get("gid")),
+        User(redis["username"], redis["group"], redis["home"] or redis["dir"], redis["shell"],
+             redis.get("uid")),
         Directory(directory, owner=redis["username"], group=git_group, mode=0o750),
         context.template(directory / "redis.conf", "redis/redis.conf.j2",
                          owner=redis["username"], group=git_group, mode=0o640,

@@ -67,9 +67,9 @@ def configure(context: Context) -> list:
            **(registry.get("env") or {})}
     rootcertbundle = registry.get("rootcertbundle") or str(directory / "gitlab-registry.crt")
     return [
-        Group(registry["group"]),
+        Group(registry["group"], registry.get("gid")),
         User(registry["username"], registry["group"], registry["home"] or registry["dir"],
-             registry["shell"]),
+             registry["shell"], registry.get("uid")),
         Directory(directory, **owner, mode=0o2770),
         Directory(Path(rails["registry_path"]), owner=registry["username"],
                   group=common.git_user(context)[1], mode=0o770),

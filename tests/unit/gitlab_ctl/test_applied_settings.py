@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gitlab_ctl.commands.reconfigure import base_resources
+from gitlab_ctl.commands.reconfigure_accounts import leave_unmanaged
 from gitlab_ctl.config.schema import TOP_LEVEL, Setting, load_schema
 from gitlab_ctl.engine import runit
 from gitlab_ctl.services import (
@@ -177,11 +178,13 @@ def everything(context: Context) -> list[str]:
                if context.section(service.section).get("enable")]
     # the systemd unit, whether or not this machine runs systemd
     unit = runit.systemd_unit(context.layout, context.section("package"))
-    return [" ".join(running), unit] + [
-        ADDRESS.sub("", repr(r)) for r in base_resources(context)] + [
-        ADDRESS.sub("", repr(resource)) for service in SERVICES.values()
+    resources = base_resources(context) + [
+        resource for service in SERVICES.values()
         for resource in (service.configure(context) + service.runit_resources(context)
                          + service.after_start(context))]
+    # what manage_accounts and manage_storage_directories leave out, as plan() does
+    return [" ".join(running), unit] + [
+        ADDRESS.sub("", repr(r)) for r in leave_unmanaged(context, resources)]
 
 
 def applied(section: str) -> list[Setting]:

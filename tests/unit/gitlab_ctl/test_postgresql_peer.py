@@ -181,8 +181,8 @@ COMPANIONS: dict[str, dict] = {
     "hostssl": {"md5_auth_cidr_addresses": ["10.7.7.0/24"]},
 }
 #: applied keys that configure the account, directories or service, checked elsewhere
-NOT_IN_FILES = {"enable", "dir", "username", "group", "home", "shell", "sql_user", "port",
-                "connect_port", "log_directory",
+NOT_IN_FILES = {"enable", "dir", "username", "group", "home", "shell", "uid", "gid", "sql_user",
+                "port", "connect_port", "log_directory",
                 # checked in test_pg_runit_tail_peer.py: runit, sysctl, ~/.profile, roles
                 "ha", "user_path", "sql_user_password", "sql_superuser_password",
                 "sql_replication_password", "shmmax", "shmall", "semmsl", "semmns", "semopm",

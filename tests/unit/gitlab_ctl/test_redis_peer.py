@@ -127,7 +127,7 @@ COMPANIONS["announce_port"] = {"announce_ip": "10.0.0.8"}
 SPECIAL.update({"master": False, "ha": True, "start_down": True})
 #: applied keys that configure the account or directories, checked elsewhere; ha and
 #: start_down are runit's down file (test_redis_replica_peer.py)
-NOT_IN_FILES = {"enable", "username", "group", "home", "shell", "ha", "start_down"}
+NOT_IN_FILES = {"enable", "username", "group", "home", "shell", "uid", "gid", "ha", "start_down"}
 
 
 def applied_keys() -> list[str]:
