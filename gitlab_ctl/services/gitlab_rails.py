@@ -31,7 +31,7 @@ SECRET_FILES = {"gitlab_workhorse_secret": ("gitlab_workhorse", ".gitlab_workhor
 #: Storage under shared_path that gitlab.yml names.
 SHARED_DIRS = ("artifacts", "lfs-objects", "packages", "terraform_state", "ci_secure_files",
                "dependency_proxy", "encrypted_settings", "external-diffs",
-               "agent_plan_content", "pages")
+               "agent_plan_content")
 
 
 def settings(context: Context) -> dict:
@@ -94,17 +94,21 @@ def directories(context: Context) -> list:
     resources: list = [Group(www), Directory(base, owner=user, mode=0o755)]
     resources += [Directory(base / name, owner=user, mode=0o700)
                   for name in ("etc", "working", "tmp", "upgrade-status")]
-    resources += [Directory(Path(rails["shared_path"]), owner=user, group=group, mode=0o751),
-                  *(Directory(Path(rails["shared_path"]) / name, **owned, mode=0o700)
-                    for name in SHARED_DIRS),
+    # shared_path 0751 and pages 0750 in the web server's group, as omnibus-gitlab's
+    # rails_pages_shared_path recipe makes them: the web server reads pages under it
+    shared = Path(rails["shared_path"])
+    resources += [Directory(shared, owner=user, group=www, mode=0o751),
+                  *(Directory(shared / name, **owned, mode=0o700) for name in SHARED_DIRS),
+                  Directory(shared / "pages", owner=user, group=www, mode=0o750),
                   Directory(Path(rails["uploads_directory"]), **owned, mode=0o700),
                   Directory(base / "sockets", owner=user, group=www, mode=0o750),
                   log_directory(context, rails)]
     if rails["manage_backup_path"]:
         resources.append(Directory(Path(rails["backup_path"]), owner=user, mode=0o700))
     builds = Path(context.section("gitlab_ci")["builds_directory"])
-    resources += [Directory(builds.parent, owner=user, mode=0o700),
-                  Directory(builds, owner=user, mode=0o700)]
+    if builds.parent == context.layout.data_dir / "gitlab-ci":  # gitlab_ci['dir']'s default:
+        resources.append(Directory(builds.parent, owner=user, mode=0o700))  # never /tmp
+    resources.append(Directory(builds, owner=user, mode=0o700))
     return resources + common.repository_directories(context)
 
 

@@ -147,13 +147,9 @@ CASES: list[tuple[str, dict, Callable[[dict], Any], Any]] = [
 #: omnibus-gitlab's expectations our reconfigure does not meet yet (outside accounts)
 DIVERGING = [
     pytest.param("rails-storage-on-shared", STORAGE, directory("/tmp/shared"),
-                 ("git", "gitlab-www", "0751"), id="rails-storage-on-shared",
-                 marks=pytest.mark.xfail(strict=True, reason="gitlab_rails.py gives "
-                                         "shared_path the git group, omnibus gitlab-www")),
+                 ("git", "gitlab-www", "0751"), id="rails-storage-on-shared"),
     pytest.param("psql-user-custom-home-directory", PG_HOME, directory("/mypghomedir"),
-                 ("gitlab-psql", "gitlab-psql", "2775"), id="psql-user-custom-home-directory",
-                 marks=pytest.mark.xfail(strict=True, reason="postgresql.py creates dir 2775,"
-                                         " omnibus creates home")),
+                 ("gitlab-psql", "gitlab-psql", "2775"), id="psql-user-custom-home-directory"),
 ]
 
 
