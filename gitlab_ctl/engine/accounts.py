@@ -133,12 +133,14 @@ class User:
 
     def command(self, current: UserEntry | None) -> list[str]:
         """useradd for a missing account, usermod for an existing one."""
-        options = ["--gid", self.group, "--home-dir", self.home, "--shell", self.shell]
+        options = ["--gid", self.group, "--shell", self.shell]
         if self.uid is not None:
             options += ["--uid", str(self.uid)]
         if current is None:
-            return ["useradd", "--system", "--no-create-home", *options, self.name]
-        return ["usermod", *options, self.name]
+            return ["useradd", "--system", "--no-create-home", "--home-dir", self.home,
+                    *options, self.name]
+        # usermod's long option is --home (useradd's is --home-dir)
+        return ["usermod", "--home", self.home, *options, self.name]
 
     def check(self) -> list[str] | None:
         group = group_entry(self.group)

@@ -59,15 +59,16 @@ def test_a_group_without_gid_keeps_the_existing_one():
 
 def test_a_missing_user_is_created_with_its_uid():
     assert GIT.command(None) == [
-        "useradd", "--system", "--no-create-home", "--gid", "git", "--home-dir",
-        "/var/opt/gitlab", "--shell", "/bin/sh", "--uid", "1100", "git"]
+        "useradd", "--system", "--no-create-home", "--home-dir", "/var/opt/gitlab", "--gid",
+        "git", "--shell", "/bin/sh", "--uid", "1100", "git"]
     assert GIT.changes(None, None) == [
         "create system user git (group git, home /var/opt/gitlab, shell /bin/sh, uid 1100)"]
 
 
 def test_an_existing_user_with_another_uid_is_changed_with_usermod():
     assert GIT.changes(GIT_NOW, 997) == ["change uid from 998 to 1100"]
-    assert GIT.command(GIT_NOW)[0] == "usermod"
+    # usermod spells the home option --home (a real usermod refuses useradd's --home-dir)
+    assert GIT.command(GIT_NOW)[:3] == ["usermod", "--home", "/var/opt/gitlab"]
     assert GIT.command(GIT_NOW)[-3:] == ["--uid", "1100", "git"]
 
 
