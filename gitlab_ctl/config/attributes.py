@@ -71,6 +71,7 @@ def resolve_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
                                     "listen_https": url["gitlab_https"]})
         _fill(attributes["gitlab_rails"], {"gitlab_email_from": f"gitlab@{url['gitlab_host']}"})
     _registry_from_url(attributes)
+    _pages_from_url(attributes)
     resolve_sites(attributes)
     storages = git_data_dirs.storages(settings)
     if storages is not None:
@@ -104,3 +105,10 @@ def _registry_from_url(attributes: dict[str, Any]) -> None:
         "registry_host": parsed["gitlab_host"],
         "registry_port": None if port in (80, 443) else port,
         "registry_api_url": f"http://{registry.get('registry_http_addr', '127.0.0.1:5000')}"})
+
+
+def _pages_from_url(attributes: dict[str, Any]) -> None:
+    """pages_external_url turns gitlab-pages on unless gitlab_pages['enable'] says otherwise
+    (omnibus-gitlab's parse_pages_external_url); it stays off without one."""
+    pages = attributes.setdefault("gitlab_pages", {})
+    _fill(pages, {"enable": attributes.get("pages_external_url") is not None})

@@ -38,6 +38,11 @@ def _base64_32() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+def _urlsafe32() -> str:
+    """Ruby's SecureRandom.urlsafe_base64(32): 32 random bytes, URL-safe, unpadded."""
+    return secrets.token_urlsafe(32)
+
+
 def _alnum32() -> str:
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(32))
@@ -66,6 +71,7 @@ def _alnum32_list() -> list[str]:
 
 GENERATORS: dict[str, Callable[[], Any]] = {"hex64": _hex64, "base64_32": _base64_32,
                                             "alnum32": _alnum32, "rsa4096": _rsa4096,
+                                            "urlsafe32": _urlsafe32,
                                             "alnum32_list": _alnum32_list}
 #: What omnibus-gitlab keeps in gitlab-secrets.json, and how each is made. The registry's
 #: internal certificate and key are made by the registry service when it is enabled.
@@ -79,8 +85,10 @@ SECRETS: Mapping[str, Mapping[str, str]] = {
         "active_record_encryption_deterministic_key": "alnum32_list",
         "active_record_encryption_key_derivation_salt": "alnum32",
     },
-    "gitlab_pages": {"gitlab_secret": "hex64", "gitlab_id": "hex64", "auth_secret": "hex64",
-                     "api_secret_key": "base64_32"},
+    # gitlab-pages' OAuth application (id and secret) and its cookie key, and the key it
+    # and Rails sign API requests with (omnibus-gitlab's GitlabPages.parse_secrets)
+    "gitlab_pages": {"gitlab_secret": "urlsafe32", "gitlab_id": "urlsafe32",
+                     "auth_secret": "hex64", "api_secret_key": "base64_32"},
     "gitlab_kas": {"api_secret_key": "base64_32", "private_api_secret_key": "base64_32",
                    "websocket_token_secret_key": "base64_32"},
     "registry": {"http_secret": "hex64"},

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from gitlab_ctl.services import (
     gitaly,
+    gitlab_pages,
     gitlab_rails,
     gitlab_shell,
     gitlab_workhorse,
@@ -24,5 +25,5 @@ SERVICES: dict[str, Service] = {
     service.name: service for service in (
         postgresql.SERVICE, redis.SERVICE, gitlab_rails.SERVICE, gitlab_shell.SERVICE,
         gitaly.SERVICE, puma.SERVICE, sidekiq.SERVICE, gitlab_workhorse.SERVICE,
-        registry.SERVICE, nginx.SERVICE, logrotate.SERVICE)
+        registry.SERVICE, gitlab_pages.SERVICE, nginx.SERVICE, logrotate.SERVICE)
 }

@@ -93,6 +93,16 @@ def table_companions(node: Any) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 COMPANIONS.update(table_companions(gitlab_rails_yml_table.read_table_yaml()))
+# gitlab-pages writes its auth-* flags only with access_control, sentry's with sentry_enabled
+COMPANIONS.update({("gitlab_pages", key): {"enable": True, "access_control": True}
+                   for key in ("gitlab_id", "gitlab_secret", "auth_secret", "auth_scope",
+                               "auth_redirect_uri",
+                               "auth_timeout", "auth_cookie_session_timeout")})
+COMPANIONS.update({("gitlab_pages", "sentry_dsn"): {"sentry_enabled": True},
+                   ("gitlab_pages", "sentry_environment"): {"sentry_enabled": True},
+                   ("gitlab_pages", "sentry_enabled"): {"sentry_dsn": "https://zz.example.test"},
+                   **{("gitlab_pages", key): {"external_https": ["0.0.0.0:443"]}
+                      for key in ("cert", "cert_key")}})
 # the single-server LDAP keys are written only with ldap_host (and no ldap_servers)
 COMPANIONS.update({("gitlab_rails", f"ldap_{key}"): {"ldap_host": "ldap.example.test"}
                    for key in gitlab_rails_yml.LEGACY_LDAP_KEYS if key != "host"})
