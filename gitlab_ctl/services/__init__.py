@@ -11,6 +11,7 @@ from gitlab_ctl.services import (
     gitlab_shell,
     gitlab_workhorse,
     logrotate,
+    monitoring,
     nginx,
     postgresql,
     puma,
@@ -24,5 +25,6 @@ SERVICES: dict[str, Service] = {
     service.name: service for service in (
         postgresql.SERVICE, redis.SERVICE, gitlab_rails.SERVICE, gitlab_shell.SERVICE,
         gitaly.SERVICE, puma.SERVICE, sidekiq.SERVICE, gitlab_workhorse.SERVICE,
-        registry.SERVICE, nginx.SERVICE, logrotate.SERVICE)
+        registry.SERVICE, nginx.SERVICE, logrotate.SERVICE,
+        *monitoring.SERVICES)
 }
