@@ -30,12 +30,12 @@ def env(context: Context) -> dict[str, Any]:
 
 
 def connection_string(context: Context) -> str:
-    """GitLab's database: the local server's socket directory, else Rails' server."""
-    rails, postgresql = context.section("gitlab_rails"), context.section("postgresql")
-    text = f"dbname={rails['db_database']} user={rails['db_username']}"
-    if postgresql.get("enable"):
-        return f"{text} host={postgresql['dir']}"
-    return (f"{text} host={rails['db_host']} port={rails['db_port']} "
+    """GitLab's database as Rails reaches it. omnibus-gitlab's recipe means to use the local
+    server's socket directory when postgresql['enabled'] is set, a key that does not exist,
+    so it always writes Rails' host, port and password; so does this."""
+    rails = context.section("gitlab_rails")
+    return (f"dbname={rails['db_database']} user={rails['db_username']} "
+            f"host={rails['db_host']} port={rails['db_port']} "
             f"password={rails.get('db_password') or ''}")
 
 

@@ -86,9 +86,12 @@ def rails(context: Context) -> list[dict]:
         address, port = puma["listen"], puma["port"]
     server_name = puma.get("prometheus_scrape_tls_server_name") or address
     server_name = "localhost" if server_name == "127.0.0.1" else server_name
+    # Puma's own TLS listener makes https the scheme (omnibus-gitlab's Puma library)
+    tls = bool(puma.get("ssl_listen") and puma.get("ssl_port"))
+    scheme = puma.get("prometheus_scrape_scheme") or ("https" if tls else None)
     return [static("gitlab-rails", f"{address}:{port}", metrics_path="/-/metrics",
                    relabel_configs=LOCALHOST_RELABEL,
-                   **tls_config(puma.get("prometheus_scrape_scheme"), server_name,
+                   **tls_config(scheme, server_name,
                                 puma.get("prometheus_scrape_tls_skip_verification")))]
 
 
