@@ -21,6 +21,9 @@ DEFAULT_SERVICES = ("postgresql", "redis", "gitlab_rails", "gitlab_shell", "gita
                     "sidekiq", "gitlab_workhorse", "nginx", "logrotate")
 #: omnibus-gitlab's "rails" group: off with gitlab_rails['enable'] = false.
 RAILS_GROUP = ("puma", "sidekiq", "gitlab_workhorse")
+#: omnibus-gitlab's "monitoring" group: all off with prometheus_monitoring['enable'] = false.
+MONITORING_GROUP = ("prometheus", "alertmanager", "node_exporter", "redis_exporter",
+                    "postgres_exporter", "gitlab_exporter")
 URL_HINT = url_hint("external_url")
 
 
@@ -84,6 +87,9 @@ def resolve_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
         if section.get("enable") is None:
             section["enable"] = not roles_given and (
                 service not in RAILS_GROUP or bool(attributes["gitlab_rails"]["enable"]))
+    if (attributes.get("prometheus_monitoring") or {}).get("enable") is False:
+        for service in MONITORING_GROUP:
+            attributes.setdefault(service, {})["enable"] = False
     return attributes
 
 

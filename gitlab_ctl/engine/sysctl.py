@@ -1,7 +1,9 @@
 """Kernel parameters, as omnibus-gitlab's gitlab_sysctl resource sets them: one file
-<embedded>/etc/90-omnibus-gitlab-<name>.conf saying `<name> = <value>`, linked from
-/etc/sysctl.d (so the value returns at boot), loaded with `sysctl -e -p <file>` when either
-changes. package['modify_kernel_parameters'] = false leaves the kernel alone (callers then
+90-omnibus-gitlab-<name>.conf saying `<name> = <value>`, linked from /etc/sysctl.d (so the
+value returns at boot), loaded with `sysctl -e -p <file>` when either
+changes. The file is in <install dir>/etc/sysctl, not omnibus-gitlab's embedded/etc: the
+package owns embedded/ (removing the package removes it whole), while etc/ is what
+reconfigure writes (a purge removes it, and the links with it). package['modify_kernel_parameters'] = false leaves the kernel alone (callers then
 declare no Sysctl at all).
 
 Inside a container /proc/sys is usually mounted read-only: omnibus-gitlab's Docker image
@@ -27,7 +29,7 @@ def conf_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class Sysctl:
-    """One kernel parameter: `etc_dir` holds the file (omnibus-gitlab's embedded/etc)."""
+    """One kernel parameter: `etc_dir` holds the file (<install dir>/etc/sysctl)."""
 
     name: str
     value: object

@@ -12,6 +12,7 @@ from gitlab_ctl.services import (
     gitlab_shell,
     gitlab_workhorse,
     logrotate,
+    monitoring,
     nginx,
     postgresql,
     puma,
@@ -25,5 +26,6 @@ SERVICES: dict[str, Service] = {
     service.name: service for service in (
         postgresql.SERVICE, redis.SERVICE, gitlab_rails.SERVICE, gitlab_shell.SERVICE,
         gitaly.SERVICE, puma.SERVICE, sidekiq.SERVICE, gitlab_workhorse.SERVICE,
-        registry.SERVICE, gitlab_pages.SERVICE, nginx.SERVICE, logrotate.SERVICE)
+        registry.SERVICE, gitlab_pages.SERVICE, nginx.SERVICE, logrotate.SERVICE,
+        *monitoring.SERVICES)
 }

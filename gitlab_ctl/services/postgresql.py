@@ -138,7 +138,7 @@ def configure(context: Context) -> list:
         *([] if home == pg["dir"] else [Directory(Path(home), **owner, mode=0o2775)]),
         user_profile(context, home),
         *kernel_parameters(bool(context.section("package")["modify_kernel_parameters"]),
-                           context.layout.embedded / "etc", sysctl_values(context)),
+                           context.layout.install_dir / "etc" / "sysctl", sysctl_values(context)),
         Directory(data, **owner, mode=0o700),
         Command("initdb", _as_postgres(context, "initdb", "-D", str(data), "-E", "UTF8",
                                        "--locale=C", "--auth-local=peer", "--auth-host=md5"),

@@ -49,7 +49,7 @@ def configure(context: Context) -> list:
                          rails_dir=common.rails_dir(context)),
         # the listen backlog Puma asks for is capped by the kernel's somaxconn
         *kernel_parameters(bool(context.section("package")["modify_kernel_parameters"]),
-                           context.layout.embedded / "etc",
+                           context.layout.install_dir / "etc" / "sysctl",
                            {"net.core.somaxconn": puma["somaxconn"]}),
     ]
 

@@ -103,6 +103,23 @@ COMPANIONS.update({("gitlab_pages", "sentry_dsn"): {"sentry_enabled": True},
                    ("gitlab_pages", "sentry_enabled"): {"sentry_dsn": "https://zz.example.test"},
                    **{("gitlab_pages", key): {"external_https": ["0.0.0.0:443"]}
                       for key in ("cert", "cert_key")}})
+# the monitoring services are off by default: each key is probed with its service on
+MONITORING = ("prometheus", "alertmanager", "node_exporter", "redis_exporter",
+              "postgres_exporter", "gitlab_exporter")
+COMPANIONS.update({(section, key): {"enable": True} for section in MONITORING
+                   for key in load_schema().keys(section)})
+COMPANIONS.update({("gitlab_exporter", key): {"enable": True, "tls_enabled": True} for key in (
+    "tls_cert_path", "tls_key_path", "prometheus_scrape_tls_server_name",
+    "prometheus_scrape_tls_skip_verification")})
+COMPANIONS.update({("gitlab_exporter", key): {
+    "enable": True, "probe_elasticsearch": True, "elasticsearch_url": "http://zz.example.test"}
+    for key in ("elasticsearch_authorization",)})
+COMPANIONS[("gitlab_exporter", "probe_elasticsearch")] = {
+    "enable": True, "elasticsearch_url": "http://zz.example.test"}
+COMPANIONS[("gitlab_exporter", "elasticsearch_url")] = {"enable": True,
+                                                        "probe_elasticsearch": True}
+PROBES.update({("prometheus", "scrape_configs"): [{"job_name": "zz", "static_configs": []}],
+               ("gitlab_exporter", "prometheus_scrape_scheme"): "https"})
 # the single-server LDAP keys are written only with ldap_host (and no ldap_servers)
 COMPANIONS.update({("gitlab_rails", f"ldap_{key}"): {"ldap_host": "ldap.example.test"}
                    for key in gitlab_rails_yml.LEGACY_LDAP_KEYS if key != "host"})
@@ -211,7 +228,9 @@ SECTIONS = sorted({name for name, _key in load_schema().settings} - {TOP_LEVEL})
 BASES: tuple[dict, ...] = (
     {}, {"external_url": "https://gitlab.example.test", **SITE_URLS},
     {"external_url": "https://gitlab.example.test", **SITE_URLS,
-     "pages_external_url": "https://pages.example.test"})
+     "pages_external_url": "https://pages.example.test"},
+    # prometheus_monitoring['enable'] = false only shows with a monitoring service on
+    {"prometheus": {"enable": True}})
 
 
 def has_effect(render, setting: Setting) -> bool:

@@ -163,9 +163,11 @@ def test_sysctl_value_change_rewrites_and_reloads(foo):
 
 
 def test_sysctl_reconfigure_paths():
+    """omnibus-gitlab keeps the file in embedded/etc; here etc/sysctl, which reconfigure owns
+    (the package removes embedded/ whole, and a purge removes etc/ and the links)."""
     shm = next(r for r in resources("postgresql") if isinstance(r, Sysctl)
                and r.name == "kernel.shmmax")
-    assert shm.conf.path == Path("/opt/gitlab/embedded/etc/90-omnibus-gitlab-kernel.shmmax.conf")
+    assert shm.conf.path == Path("/opt/gitlab/etc/sysctl/90-omnibus-gitlab-kernel.shmmax.conf")
     assert shm.link == Link(Path("/etc/sysctl.d/90-omnibus-gitlab-kernel.shmmax.conf"),
                             shm.conf.path)
 
