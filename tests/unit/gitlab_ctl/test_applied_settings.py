@@ -120,6 +120,9 @@ COMPANIONS[("gitlab_exporter", "elasticsearch_url")] = {"enable": True,
                                                         "probe_elasticsearch": True}
 PROBES.update({("prometheus", "scrape_configs"): [{"job_name": "zz", "static_configs": []}],
                ("gitlab_exporter", "prometheus_scrape_scheme"): "https"})
+PROBES[("puma", "prometheus_scrape_scheme")] = "https"
+COMPANIONS.update({("puma", key): {"prometheus_scrape_scheme": "https"} for key in (
+    "prometheus_scrape_tls_server_name", "prometheus_scrape_tls_skip_verification")})
 # the single-server LDAP keys are written only with ldap_host (and no ldap_servers)
 COMPANIONS.update({("gitlab_rails", f"ldap_{key}"): {"ldap_host": "ldap.example.test"}
                    for key in gitlab_rails_yml.LEGACY_LDAP_KEYS if key != "host"})
