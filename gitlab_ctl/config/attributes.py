@@ -7,6 +7,7 @@ import copy
 import functools
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from gitlab_ctl.config import git_data_dirs
 from gitlab_ctl.config.external_url import UrlError, parse_url, url_hint
@@ -75,6 +76,7 @@ def resolve_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
         _fill(attributes["gitlab_rails"], {"gitlab_email_from": f"gitlab@{url['gitlab_host']}"})
     _registry_from_url(attributes)
     _pages_from_url(attributes)
+    _kas_urls(attributes)
     resolve_sites(attributes)
     storages = git_data_dirs.storages(settings)
     if storages is not None:
@@ -118,3 +120,64 @@ def _pages_from_url(attributes: dict[str, Any]) -> None:
     (omnibus-gitlab's parse_pages_external_url); it stays off without one."""
     pages = attributes.setdefault("gitlab_pages", {})
     _fill(pages, {"enable": attributes.get("pages_external_url") is not None})
+
+
+#: gitlab.yml's gitlab_kas.internal_url scheme for gitlab_kas['internal_api_listen_network']
+KAS_INTERNAL_SCHEMES = {"tcp": "grpc", "tcp4": "grpc", "tcp6": "grpc", "unix": "unix"}
+
+
+def _kas_urls(attributes: dict[str, Any]) -> None:
+    """KAS' switch and the URLs Rails and KAS get, as omnibus-gitlab's GitlabKas library
+    derives them: on when gitlab_kas_external_url is set; its external URL defaults to
+    <external_url>/-/kubernetes-agent/ (ws:// or wss://), its internal one to its API's
+    listen address. gitlab.rb's gitlab_rails['gitlab_kas_*'] win."""
+    kas = attributes.setdefault("gitlab_kas", {})
+    kas_url = attributes.get("gitlab_kas_external_url")
+    _fill(kas, {"enable": kas_url is not None})
+    rails = attributes.setdefault("gitlab_rails", {})
+    _fill(rails, {"gitlab_kas_enabled": kas["enable"]})
+    external = attributes.get("external_url")
+    gitlab = parse_external_url(external) if external is not None else None
+    if gitlab:
+        scheme = "https" if gitlab["gitlab_https"] else "http"
+        _fill(kas, {"gitlab_address": str(external),
+                    "gitlab_external_url": f"{scheme}://{gitlab['gitlab_host']}"})
+    if not kas["enable"]:
+        return
+    if gitlab:
+        _fill(rails, _kas_external_urls(kas, str(external), gitlab, kas_url))
+    network = kas.get("internal_api_listen_network") or "tcp"
+    if network not in KAS_INTERNAL_SCHEMES:
+        raise ConfigError("gitlab_kas", "gitlab_kas['internal_api_listen_network'] should be "
+                          f"'tcp', 'tcp4', 'tcp6' or 'unix' got '{network}'",
+                          hint="set it to tcp (grpc://) or unix (unix://)")
+    _fill(rails, {"gitlab_kas_internal_url": f"{KAS_INTERNAL_SCHEMES[network]}://"
+                                             f"{kas.get('internal_api_listen_address')}"})
+
+
+def _kas_external_urls(kas: Mapping[str, Any], external: str, gitlab: Mapping[str, Any],
+                       kas_url: Any) -> dict[str, str]:
+    """gitlab.yml's gitlab_kas external_url and external_k8s_proxy_url: under GitLab's own
+    URL when KAS shares its host, else KAS' own (sub)domain, which must be ws:// or wss://."""
+    websocket = kas.get("listen_websocket", True)
+    if kas_url is None:
+        scheme = ("wss" if websocket else "grpcs") if gitlab["gitlab_https"] else (
+            "ws" if websocket else "grpc")
+        default_port = 443 if gitlab["gitlab_https"] else 80
+        port = "" if gitlab["gitlab_port"] == default_port else f":{gitlab['gitlab_port']}"
+        kas_url = (f"{scheme}://{gitlab['gitlab_host']}{port}"
+                   f"{gitlab['gitlab_relative_url'] or ''}/-/kubernetes-agent/")
+    own = urlsplit(str(kas_url))
+    if own.hostname == gitlab["gitlab_host"]:
+        return {"gitlab_kas_external_url": str(kas_url),
+                "gitlab_kas_external_k8s_proxy_url":
+                f"{external.rstrip('/')}/-/kubernetes-agent/k8s-proxy/"}
+    if own.scheme not in ("ws", "wss"):
+        raise ConfigError("gitlab_kas_external_url", "gitlab_kas_external_url scheme must be "
+                          "'ws' or 'wss'", hint="e.g. wss://kas.gitlab.example.com/")
+    if not websocket:
+        raise ConfigError("gitlab_kas", "gitlab_kas['listen_websocket'] must be set to `true`",
+                          hint="KAS on its own domain is reached over WebSocket only")
+    proxy_scheme = "https" if own.scheme == "wss" else "http"
+    return {"gitlab_kas_external_url": str(kas_url),
+            "gitlab_kas_external_k8s_proxy_url": f"{proxy_scheme}://{own.hostname}/k8s-proxy/"}

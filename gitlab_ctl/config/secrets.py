@@ -43,6 +43,11 @@ def _urlsafe32() -> str:
     return secrets.token_urlsafe(32)
 
 
+def _base64_72() -> str:
+    """KAS' websocket token secret: base64 of exactly 72 bytes (omnibus-gitlab's length)."""
+    return base64.b64encode(secrets.token_bytes(72)).decode()
+
+
 def _alnum32() -> str:
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(32))
@@ -72,7 +77,8 @@ def _alnum32_list() -> list[str]:
 GENERATORS: dict[str, Callable[[], Any]] = {"hex64": _hex64, "base64_32": _base64_32,
                                             "alnum32": _alnum32, "rsa4096": _rsa4096,
                                             "urlsafe32": _urlsafe32,
-                                            "alnum32_list": _alnum32_list}
+                                            "alnum32_list": _alnum32_list,
+                                            "base64_72": _base64_72}
 #: What omnibus-gitlab keeps in gitlab-secrets.json, and how each is made. The registry's
 #: internal certificate and key are made by the registry service when it is enabled.
 SECRETS: Mapping[str, Mapping[str, str]] = {
@@ -90,7 +96,7 @@ SECRETS: Mapping[str, Mapping[str, str]] = {
     "gitlab_pages": {"gitlab_secret": "urlsafe32", "gitlab_id": "urlsafe32",
                      "auth_secret": "hex64", "api_secret_key": "base64_32"},
     "gitlab_kas": {"api_secret_key": "base64_32", "private_api_secret_key": "base64_32",
-                   "websocket_token_secret_key": "base64_32"},
+                   "websocket_token_secret_key": "base64_72"},
     "registry": {"http_secret": "hex64"},
     "mailroom": {"incoming_email_auth_token": "base64_32",
                  "service_desk_email_auth_token": "base64_32"},

@@ -1,10 +1,10 @@
 """Kernel parameters, as omnibus-gitlab's gitlab_sysctl resource sets them: one file
 90-omnibus-gitlab-<name>.conf saying `<name> = <value>`, linked from /etc/sysctl.d (so the
-value returns at boot), loaded with `sysctl -e -p <file>` when either
-changes. The file is in <install dir>/etc/sysctl, not omnibus-gitlab's embedded/etc: the
-package owns embedded/ (removing the package removes it whole), while etc/ is what
-reconfigure writes (a purge removes it, and the links with it). package['modify_kernel_parameters'] = false leaves the kernel alone (callers then
-declare no Sysctl at all).
+value returns at boot), loaded with `sysctl -e -p <file>` when either changes. The file is
+in <install dir>/etc/sysctl, not omnibus-gitlab's embedded/etc: the package owns embedded/
+(removing the package removes it whole), while etc/ is what reconfigure writes (a purge
+removes it, and the links with it). package['modify_kernel_parameters'] = false leaves the
+kernel alone (callers then declare no Sysctl at all).
 
 Inside a container /proc/sys is usually mounted read-only: omnibus-gitlab's Docker image
 turns modify_kernel_parameters off for that. Here the file and the link are still written

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from gitlab_ctl.services import (
     gitaly,
+    gitlab_kas,
     gitlab_pages,
     gitlab_rails,
     gitlab_shell,
+    gitlab_sshd,
     gitlab_workhorse,
     logrotate,
     monitoring,
@@ -25,7 +27,8 @@ from gitlab_ctl.services.base import Service
 SERVICES: dict[str, Service] = {
     service.name: service for service in (
         postgresql.SERVICE, redis.SERVICE, gitlab_rails.SERVICE, gitlab_shell.SERVICE,
+        gitlab_sshd.SERVICE,
         gitaly.SERVICE, puma.SERVICE, sidekiq.SERVICE, gitlab_workhorse.SERVICE,
-        registry.SERVICE, gitlab_pages.SERVICE, nginx.SERVICE, logrotate.SERVICE,
-        *monitoring.SERVICES)
+        registry.SERVICE, gitlab_pages.SERVICE, gitlab_kas.SERVICE, nginx.SERVICE,
+        logrotate.SERVICE, *monitoring.SERVICES)
 }

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitlab_ctl.engine.resources import Directory, KeptFile, Link
-from gitlab_ctl.services import common
+from gitlab_ctl.services import common, gitlab_sshd
 from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.services.gitlab_rails import shell_values
 
@@ -29,7 +29,9 @@ def configure(context: Context) -> list:
                          gitlab_url=common.internal_api_url(context),
                          ssl_cert_dir=shell.get("ssl_cert_dir")
                          or f"{context.layout.embedded}/ssl/certs/",
-                         relative_url=common.relative_url(context)),
+                         relative_url=common.relative_url(context),
+                         sshd=gitlab_sshd.shell_config(context),
+                         notifies=gitlab_sshd.NOTIFY if gitlab_sshd.enabled(context) else ()),
     ]
     # gitlab-shell looks for config.yml in its own directory
     if common.shell_home(context).is_dir():

@@ -5,7 +5,9 @@ keeps bench/gitlabrb_coverage.py's "applied" count honest."""
 
 from __future__ import annotations
 
+import base64
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,6 +83,9 @@ COMPANIONS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+NODES_KAS = [{"host": "probe-sentinel.example.test", "port": 26379}]
+
+
 def table_companions(node: Any) -> dict[tuple[str, str], dict[str, Any]]:
     """gitlab.yml's table writes `key if other` only when gitlab_rails['other'] is on."""
     if isinstance(node, dict):
@@ -123,6 +128,34 @@ PROBES.update({("prometheus", "scrape_configs"): [{"job_name": "zz", "static_con
 PROBES[("puma", "prometheus_scrape_scheme")] = "https"
 COMPANIONS.update({("puma", key): {"prometheus_scrape_scheme": "https"} for key in (
     "prometheus_scrape_tls_server_name", "prometheus_scrape_tls_skip_verification")})
+# gitlab-sshd's keys matter only when it runs; KAS' TLS files in pairs, its Redis keys with
+# what selects them (a host, TLS, Sentinels)
+COMPANIONS.update({("gitlab_sshd", key): {"enable": True}
+                   for key in load_schema().keys("gitlab_sshd")})
+COMPANIONS.update({("gitlab_kas", f"{api}{half}_file"): {
+    f"{api}certificate_file": "/zz.crt", f"{api}key_file": "/zz.key"}
+    for api in ("", "internal_api_", "kubernetes_api_", "private_api_")
+    for half in ("certificate", "key")})
+COMPANIONS.update({
+    ("gitlab_kas", "sentry_environment"): {"sentry_dsn": "https://k@sentry.example.test/1"},
+    ("gitlab_kas", "redis_port"): {"redis_host": "zz.example.test"},
+    **{("gitlab_kas", f"redis_tls_{k}"): {"redis_ssl": True}
+       for k in ("ca_cert_file", "client_cert_file", "client_key_file")},
+    **{("gitlab_kas", f"redis_sentinels_{k}"): {"redis_sentinels": NODES_KAS,
+                                                "redis_sentinels_ssl": True}
+       for k in ("master_name", "ssl", "tls_ca_cert_file", "tls_client_cert_file",
+                 "tls_client_key_file")}})
+# gitlab-sshd lists the host certificates on disk: a dir of this test suite stands for them
+HERE = str(Path(__file__).parent)
+COMPANIONS.update({("gitlab_sshd", "host_certs_dir"): {"enable": True, "host_certs_glob": "*.py"},
+                   ("gitlab_sshd", "host_certs_glob"): {"enable": True, "host_certs_dir": HERE}})
+PROBES.update({("gitlab_sshd", "host_certs_dir"): HERE, ("gitlab_sshd", "host_certs_glob"): "*.py",
+               ("gitlab_kas", "workspaces"): {"enabled": True, "listen": {"address": "zz:1"}},
+               ("gitlab_kas", "redis_sentinels"): NODES_KAS,
+               ("gitlab_kas", "api_secret_key"): base64.b64encode(b"1" * 32).decode(),
+               ("gitlab_kas", "private_api_secret_key"): base64.b64encode(b"2" * 32).decode(),
+               ("gitlab_kas", "websocket_token_secret_key"): base64.b64encode(b"3" * 72).decode()})
+
 # the single-server LDAP keys are written only with ldap_host (and no ldap_servers)
 COMPANIONS.update({("gitlab_rails", f"ldap_{key}"): {"ldap_host": "ldap.example.test"}
                    for key in gitlab_rails_yml.LEGACY_LDAP_KEYS if key != "host"})
