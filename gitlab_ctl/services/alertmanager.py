@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from gitlab_ctl.engine.resources import Directory
-from gitlab_ctl.engine.runit import service_resources
 from gitlab_ctl.services import common, prometheus
 from gitlab_ctl.services.base import Context, Service
 
@@ -76,13 +75,7 @@ def configure(context: Context) -> list:
 
 
 def supervise(context: Context) -> list:
-    alertmanager = settings(context)
-    user, group = prometheus.account(context)
-    run_script = context.render("runit/alertmanager.run.j2", user=user, group=group,
-                                env_dir=alertmanager["env_directory"],
-                                flags=prometheus.kingpin_flags(alertmanager["flags"]))
-    return service_resources(context.layout, prometheus.definition(
-        context, "alertmanager", alertmanager, run_script, user), context.section("logging"))
+    return prometheus.kingpin_service(context, "alertmanager", settings(context))
 
 
 SERVICE = Service("alertmanager", "alertmanager", "embedded/bin/alertmanager", configure,

@@ -46,13 +46,7 @@ def node_configure(context: Context) -> list:
 
 
 def node_supervise(context: Context) -> list:
-    node = node_settings(context)
-    user, group = prometheus.account(context)
-    run_script = context.render("runit/node-exporter.run.j2", user=user, group=group,
-                                env_dir=node["env_directory"],
-                                flags=prometheus.kingpin_flags(node["flags"]))
-    return service_resources(context.layout, prometheus.definition(
-        context, "node-exporter", node, run_script, user), context.section("logging"))
+    return prometheus.kingpin_service(context, "node-exporter", node_settings(context))
 
 
 # redis_exporter ---------------------------------------------------------------------------

@@ -147,6 +147,17 @@ def definition(context: Context, name: str, section: Mapping[str, Any], run_scri
                              log_group=section.get("log_group"), reload_action=reload_action)
 
 
+def kingpin_service(context: Context, name: str, values: Mapping[str, Any]) -> list:
+    """The runit service of a program run as gitlab-prometheus with kingpin-style flags
+    (alertmanager, node-exporter): runit/<name>.run.j2 with the env dir and flags."""
+    user, group = account(context)
+    run_script = context.render(f"runit/{name}.run.j2", user=user, group=group,
+                                env_dir=values["env_directory"],
+                                flags=kingpin_flags(values["flags"]))
+    return service_resources(context.layout, definition(context, name, values, run_script,
+                                                       user), context.section("logging"))
+
+
 def supervise(context: Context) -> list:
     prometheus = settings(context)
     user, group = account(context)
