@@ -6,6 +6,7 @@ module; the plain dict below is the whole registry."""
 from __future__ import annotations
 
 from gitlab_ctl.services import (
+    crond,
     gitaly,
     gitlab_kas,
     gitlab_pages,
@@ -30,5 +31,5 @@ SERVICES: dict[str, Service] = {
         gitlab_sshd.SERVICE,
         gitaly.SERVICE, puma.SERVICE, sidekiq.SERVICE, gitlab_workhorse.SERVICE,
         registry.SERVICE, gitlab_pages.SERVICE, gitlab_kas.SERVICE, nginx.SERVICE,
-        logrotate.SERVICE, *monitoring.SERVICES)
+        logrotate.SERVICE, crond.SERVICE, *monitoring.SERVICES)
 }

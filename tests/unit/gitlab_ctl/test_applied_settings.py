@@ -282,7 +282,9 @@ def has_effect(render, setting: Setting) -> bool:
 
 def probes(setting: Setting) -> list[Any]:
     """The probe, and for a switch without a default (on or off by derivation) both values."""
-    if setting.type == "boolean" and setting.default is None and setting.key != "enable":
+    if setting.key == "enable":  # off where it is on, and on where it is off by default
+        return [False, True]
+    if setting.type == "boolean" and setting.default is None:
         return [True, False]
     return [probe(setting)]
 

@@ -52,8 +52,8 @@ def test_services_are_converged_in_omnibus_order():
     assert list(SERVICES) == ["postgresql", "redis", "gitlab-rails", "gitlab-shell",
                               "gitlab-sshd", "gitaly", "puma", "sidekiq", "gitlab-workhorse",
                               "registry", "gitlab-pages", "gitlab-kas", "nginx", "logrotate",
-                              "prometheus", "alertmanager", "node-exporter", "redis-exporter",
-                              "postgres-exporter", "gitlab-exporter"]
+                              "crond", "prometheus", "alertmanager", "node-exporter",
+                              "redis-exporter", "postgres-exporter", "gitlab-exporter"]
 
 
 def test_database_yml_connects_over_the_postgresql_socket_and_ci_shares_main():
