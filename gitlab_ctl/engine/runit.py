@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitlab_ctl.engine.resources import Directory, File, Link, ResourceError, Run, Step
+from gitlab_ctl.engine.resources import Absent, Directory, File, Link, ResourceError, Run, Step
 from gitlab_ctl.paths import Layout
 
 TAI_OFFSET = 4611686018427387914  # 2**62 + 10: TAI64 label of the Unix epoch
@@ -188,6 +188,9 @@ class ServiceDefinition:
     reload_action: str = "restart"
     # svlogd's -tt timestamps; off for a service logging JSON, whose lines carry their own
     timestamps: bool = True
+    # runit's down file (omnibus-gitlab's ha / start_down): runsv leaves the service stopped
+    # until something (a failover, `gitlab-ctl start`) starts it; None: the file is not managed
+    start_down: bool | None = None
 
 
 def service_resources(layout: Layout, service: ServiceDefinition,
@@ -212,6 +215,8 @@ def service_resources(layout: Layout, service: ServiceDefinition,
         File(sv_dir / "log" / "config", log_config(logging, service.name),
              notifies=(("hup-log", service.name),)),
         Link(service.log_dir / "config", sv_dir / "log" / "config"),
+        *([] if service.start_down is None else
+          [File(sv_dir / "down", "") if service.start_down else Absent(sv_dir / "down")]),
     ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gitlab_ctl.engine.resources import Absent, Directory, File, Group
+from gitlab_ctl.engine.resources import Directory, Group
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services import common, workhorse_redis
 from gitlab_ctl.services.base import Context, Service
@@ -76,11 +76,9 @@ def supervise(context: Context) -> list:
                                 group=group, env_dir=env_dir(context),
                                 rails_home=common.rails_home(context), flags=OPTIONAL_FLAGS)
     definition = ServiceDefinition("gitlab-workhorse", run_script,
-                                   Path(workhorse["log_directory"]), log_owner=user)
-    # ha: runit's down file keeps it stopped until something (a failover) starts it
-    down = context.layout.sv_dir / "gitlab-workhorse" / "down"
-    return [*service_resources(context.layout, definition, context.section("logging")),
-            File(down, "") if workhorse.get("ha") else Absent(down)]
+                                   Path(workhorse["log_directory"]), log_owner=user,
+                                   start_down=bool(workhorse.get("ha")))
+    return service_resources(context.layout, definition, context.section("logging"))
 
 
 SERVICE = Service("gitlab-workhorse", "gitlab_workhorse", "embedded/bin/gitlab-workhorse",

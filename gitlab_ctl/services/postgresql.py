@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 from gitlab_ctl.engine.resources import (
-    Absent,
     Command,
     Directory,
     File,
@@ -248,11 +247,9 @@ def supervise(context: Context) -> list:
     pg = context.section("postgresql")
     run_script = context.render("runit/postgresql.run.j2", pg=pg, data=data_dir(context))
     definition = ServiceDefinition("postgresql", run_script, Path(pg["log_directory"]),
-                                   log_owner=pg["username"], reload_action="hup")
-    # ha: runit's down file leaves it stopped until a cluster manager starts it
-    down = context.layout.sv_dir / "postgresql" / "down"
-    return [*service_resources(context.layout, definition, context.section("logging")),
-            File(down, "") if pg["ha"] else Absent(down)]
+                                   log_owner=pg["username"], reload_action="hup",
+                                   start_down=pg["ha"])
+    return service_resources(context.layout, definition, context.section("logging"))
 
 
 def after_start(context: Context) -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitlab_ctl.engine.resources import Absent, Directory, File
+from gitlab_ctl.engine.resources import Directory
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.engine.sysctl import kernel_parameters
 from gitlab_ctl.services import common
@@ -59,11 +59,9 @@ def supervise(context: Context) -> list:
     run_script = context.render("runit/puma.run.j2", puma=puma,
                                 **common.rails_run_values(context, "puma"))
     definition = ServiceDefinition("puma", run_script, Path(puma["log_directory"]),
-                                   log_owner=common.git_user(context)[0])
-    # ha: runit's down file leaves it stopped until a cluster manager starts it
-    down = context.layout.sv_dir / "puma" / "down"
-    return [*service_resources(context.layout, definition, context.section("logging")),
-            File(down, "") if puma["ha"] else Absent(down)]
+                                   log_owner=common.git_user(context)[0],
+                                   start_down=puma["ha"])
+    return service_resources(context.layout, definition, context.section("logging"))
 
 
 SERVICE = Service("puma", "puma", "embedded/bin/bundle", configure, supervise)

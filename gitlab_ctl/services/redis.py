@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitlab_ctl.config.reader import ConfigError
-from gitlab_ctl.engine.resources import Absent, Directory, File, Group, User
+from gitlab_ctl.engine.resources import Directory, Group, User
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services.base import Context, Service
 
@@ -76,11 +76,9 @@ def supervise(context: Context) -> list:
     redis = context.section("redis")
     run_script = context.render("runit/redis.run.j2", redis=redis)
     definition = ServiceDefinition("redis", run_script, Path(redis["log_directory"]),
-                                   log_owner=redis["username"], log_group=redis.get("log_group"))
-    # ha or start_down: runit's down file keeps it stopped until a failover starts it
-    down = context.layout.sv_dir / "redis" / "down"
-    return [*service_resources(context.layout, definition, context.section("logging")),
-            File(down, "") if redis.get("ha") or redis.get("start_down") else Absent(down)]
+                                   log_owner=redis["username"], log_group=redis.get("log_group"),
+                                   start_down=bool(redis.get("ha") or redis.get("start_down")))
+    return service_resources(context.layout, definition, context.section("logging"))
 
 
 SERVICE = Service("redis", "redis", "embedded/bin/redis-server", configure, supervise)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitlab_ctl.engine.resources import Absent, File
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services import common
 from gitlab_ctl.services.base import Context, Service
@@ -17,11 +16,9 @@ def supervise(context: Context) -> list:
                                 **common.rails_run_values(context, "sidekiq"))
     definition = ServiceDefinition("sidekiq", run_script, Path(sidekiq["log_directory"]),
                                    log_owner=common.git_user(context)[0],
-                                   timestamps=sidekiq["log_format"] != "json")
-    # ha: runit's down file leaves it stopped until a cluster manager starts it
-    down = context.layout.sv_dir / "sidekiq" / "down"
-    return [*service_resources(context.layout, definition, context.section("logging")),
-            File(down, "") if sidekiq["ha"] else Absent(down)]
+                                   timestamps=sidekiq["log_format"] != "json",
+                                   start_down=sidekiq["ha"])
+    return service_resources(context.layout, definition, context.section("logging"))
 
 
 SERVICE = Service("sidekiq", "sidekiq", "embedded/service/gitlab-rails/bin/sidekiq-cluster",
