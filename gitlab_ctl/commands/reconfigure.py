@@ -20,7 +20,7 @@ from gitlab_ctl.config.validation import validate
 from gitlab_ctl.engine import runit
 from gitlab_ctl.engine.resources import Directory, File, ResourceError, Run, converge
 from gitlab_ctl.paths import Layout
-from gitlab_ctl.services import SERVICES
+from gitlab_ctl.services import SERVICES, gitlab_rails_migrations
 from gitlab_ctl.services.base import Context, Service
 
 #: What a notification does, as `sv` commands on the service or its log service.
@@ -61,12 +61,26 @@ def absent_note(context: Context, service: Service) -> str:
             f"include {program}, so nothing reads it.")
 
 
+def start_services(context: Context, services: list[Service]) -> list:
+    """Link these runit services at once, start runsvdir, wait until runsv supervises
+    them, then what needs them running."""
+    if not services:
+        return []
+    names = [service.name for service in services]
+    return [*(runit.enable_step(context.layout, name) for name in names),
+            runit.start_supervisor_step(context.layout),
+            runit.wait_supervised_step(context.layout, names),
+            *(resource for service in services for resource in service.after_start(context))]
+
+
 def plan(context: Context, run: Run) -> list:
     """Every resource of this run, in order: base, each service's files and runit
-    directory, then enabling them all at once, then what needs them running. Services
-    without a binary get a note instead of a runit service, given only by a run that
-    changes their files (the first one, or after a change to gitlab.rb)."""
-    resources, runnable = base_resources(context), []
+    directory, then the services omnibus-gitlab starts before migrating (PostgreSQL, Redis,
+    Gitaly...), the configuration-only services' after_start (gitlab-rails: the database
+    migration), then the other services, so Puma and Sidekiq start on a migrated database.
+    Services without a binary get a note instead of a runit service, given only by a run
+    that changes their files (the first one, or after a change to gitlab.rb)."""
+    resources, runnable, migrations = base_resources(context), [], []
     for service in SERVICES.values():
         if not context.section(service.section).get("enable"):
             resources.append(runit.disable_step(context.layout, service.name))
@@ -75,15 +89,17 @@ def plan(context: Context, run: Run) -> list:
         resources += configured
         if not context.layout.binary(service.binary).exists():
             run.note_about(absent_note(context, service), [r.id for r in configured])
-        elif service.supervise:  # configuration-only services (gitlab-rails, gitlab-shell)
-            resources += service.runit_resources(context)  # have no runit service
+        elif service.supervise:
+            resources += service.runit_resources(context)
             runnable.append(service)
-    resources += [runit.enable_step(context.layout, service.name) for service in runnable]
-    resources.append(runit.start_supervisor_step(context.layout))
-    resources.append(runit.wait_supervised_step(context.layout,
-                                                [service.name for service in runnable]))
-    for service in runnable:
-        resources += service.after_start(context)
+        else:  # configuration-only (gitlab-rails, gitlab-shell): no runit service
+            migrations += service.after_start(context)
+    first = [service for service in runnable
+             if not migrations or service.name in gitlab_rails_migrations.PRE_MIGRATION]
+    resources += start_services(context, first)
+    resources += migrations
+    resources += start_services(context, [s for s in runnable if s not in first])
+    resources.append(gitlab_rails_migrations.root_password_cleanup(context))
     resources.append(File(context.layout.data_dir / "bootstrapped", "", mode=0o600))
     return leave_unmanaged(context, resources)
 

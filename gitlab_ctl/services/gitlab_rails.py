@@ -16,6 +16,7 @@ from gitlab_ctl.services import (
     common,
     gitlab_rails_database,
     gitlab_rails_files,
+    gitlab_rails_migrations,
     gitlab_rails_redis,
     gitlab_rails_smtp,
     gitlab_rails_yml,
@@ -252,5 +253,8 @@ def configure(context: Context) -> list:
             *package_links(context)]
 
 
+#: Configuration only (Puma and Sidekiq run Rails); its after_start is the database
+#: migration, which reconfigure runs between the pre-migration services and the rest.
 SERVICE = Service("gitlab-rails", "gitlab_rails",
-                  "embedded/service/gitlab-rails/config/application.rb", configure)
+                  "embedded/service/gitlab-rails/config/application.rb", configure,
+                  after_start=gitlab_rails_migrations.after_start)
