@@ -40,6 +40,19 @@ def account(settings: Mapping[str, Any], members: Sequence[str] = ()) -> list:
                  settings.get("uid"))]
 
 
+def backup_account(context: Context) -> list:
+    """gitlab_backup_cli['enable']: the gitlab-backup account (home: the backups directory,
+    the system's default shell) and its memberships of additional_groups, each only where
+    that group exists or another account declares it (merge_groups folds them in)."""
+    backup = context.section("gitlab_backup_cli")
+    if not backup.get("enable"):
+        return []
+    return [Group(backup["group"], backup.get("gid")),
+            User(backup["user"], backup["group"], backup["dir"], None, backup.get("uid")),
+            *(Group(name, members=(backup["user"],), manage_only=True)
+              for name in backup.get("additional_groups") or ())]
+
+
 def git_user_email(context: Context) -> str:
     """gitlab@<external_url's host>, else gitlab@<this host's FQDN>, as omnibus-gitlab's."""
     host = context.section("gitlab_rails").get("gitlab_host") or socket.getfqdn()
@@ -53,7 +66,9 @@ def account_resources(context: Context) -> list:
     home, owned = Path(user["home"]), {"owner": user["username"], "group": user["group"]}
     gitconfig = GITCONFIG.format(name=user.get("git_user_name") or "GitLab",
                                  email=git_user_email(context))
-    return [*account(www, members=www.get("external_users") or ()), *account(user),
+    # gitlab-backup first: it joins the git group, declared next
+    return [*account(www, members=www.get("external_users") or ()), *backup_account(context),
+            *account(user),
             File(home / ".gitconfig", gitconfig, **owned, mode=0o644),
             Directory(home / ".bundle", **owned)]
 
@@ -107,16 +122,45 @@ class AccountsPresent:
         """Nothing: `check` passes or stops the run."""
 
 
+def merge_groups(resources: list) -> list:
+    """One Group per name, where it is first declared: the gid of the first declaration
+    that gives one, every declaration's members and notifications, and created unless all
+    of them only manage an existing group (gitlab-backup joining git, gitlab-psql and
+    registry, which their own accounts declare)."""
+    declared: dict[str, list[Group]] = {}
+    for resource in resources:
+        if isinstance(resource, Group):
+            declared.setdefault(resource.name, []).append(resource)
+    merged: list = []
+    for resource in resources:
+        if not isinstance(resource, Group):
+            merged.append(resource)
+            continue
+        groups = declared.pop(resource.name, None)
+        if groups is None:
+            continue  # folded into its first declaration
+        gids = [group.gid for group in groups if group.gid is not None]
+        merged.append(Group(
+            resource.name, gids[0] if gids else None,
+            tuple(dict.fromkeys(m for group in groups for m in group.members)),
+            tuple(dict.fromkeys(n for group in groups for n in group.notifies)),
+            manage_only=all(group.manage_only for group in groups)))
+    return merged
+
+
 def leave_unmanaged(context: Context, resources: list) -> list:
-    """`resources` without what gitlab.rb leaves to the administrator: the storage
-    directories with manage_storage_directories['enable'] = false, every group and account
-    change with manage_accounts['enable'] = false (AccountsPresent, first, instead)."""
+    """`resources` with one Group per name (merge_groups), without what gitlab.rb leaves to
+    the administrator: the storage directories with manage_storage_directories['enable'] =
+    false, every group and account change with manage_accounts['enable'] = false
+    (AccountsPresent, first, instead: a group only joined if it exists is not required)."""
+    resources = merge_groups(resources)
     if context.section("manage_storage_directories").get("enable") is False:
         storage = storage_paths(context)
         resources = [r for r in resources
                      if not (isinstance(r, Directory) and r.path in storage)]
     if context.section("manage_accounts").get("enable") is not False:
         return resources
-    accounts = {r.id: r for r in resources if isinstance(r, (Group, User))}
+    accounts = {r.id: r for r in resources if isinstance(r, (Group, User))
+                and not (isinstance(r, Group) and r.manage_only)}
     return [AccountsPresent(tuple(accounts.values())),
             *(r for r in resources if not isinstance(r, (Group, User)))]

@@ -77,6 +77,7 @@ def resolve_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
     _registry_from_url(attributes)
     _pages_from_url(attributes)
     _kas_urls(attributes)
+    _mailroom_from_email(attributes)
     resolve_sites(attributes)
     storages = git_data_dirs.storages(settings)
     if storages is not None:
@@ -113,6 +114,15 @@ def _registry_from_url(attributes: dict[str, Any]) -> None:
         "registry_host": parsed["gitlab_host"],
         "registry_port": None if port in (80, 443) else port,
         "registry_api_url": f"http://{registry.get('registry_http_addr', '127.0.0.1:5000')}"})
+
+
+def _mailroom_from_email(attributes: dict[str, Any]) -> None:
+    """An enabled incoming email or Service Desk mailbox turns mail_room on unless
+    mailroom['enable'] says otherwise (omnibus-gitlab's IncomingEmail.parse_variables)."""
+    rails = attributes.get("gitlab_rails") or {}
+    _fill(attributes.setdefault("mailroom", {}), {"enable": any(
+        bool(rails.get(f"{mailbox}_enabled")) for mailbox in ("incoming_email",
+                                                              "service_desk_email"))})
 
 
 def _pages_from_url(attributes: dict[str, Any]) -> None:

@@ -52,18 +52,23 @@ def user_entry(name: str) -> UserEntry | None:
 @dataclass(frozen=True)
 class Group:
     """A system group; `gid` None leaves the id to groupadd (and an existing one's alone);
-    `members` are added when missing (web_server['external_users']), never removed."""
+    `members` are added when missing (web_server['external_users']), never removed.
+    `manage_only`: only an existing group gets the members, a missing one is left missing
+    (Chef's group action :manage, as gitlab-backup-cli joins its additional_groups)."""
 
     name: str
     gid: int | None = None
     members: tuple[str, ...] = ()
     notifies: tuple[Notify, ...] = ()
+    manage_only: bool = False
 
     @property
     def id(self) -> str:
         return f"group[{self.name}]"
 
     def changes(self, current: GroupEntry | None) -> list[str]:
+        if current is None and self.manage_only:
+            return []
         if current is None:
             with_id = f" with gid {self.gid}" if self.gid is not None else ""
             added = f", members {', '.join(self.members)}" if self.members else ""
@@ -79,6 +84,8 @@ class Group:
     def commands(self, current: GroupEntry | None) -> list[list[str]]:
         """The argv that bring the group from `current` to what is wanted, in order."""
         id_option = ["--gid", str(self.gid)] if self.gid is not None else []
+        if current is None and self.manage_only:
+            return []
         if current is None:
             commands = [["groupadd", "--system", *id_option, self.name]]
         elif self.gid is not None and current.gid != self.gid:
@@ -103,12 +110,13 @@ class Group:
 @dataclass(frozen=True)
 class User:
     """A system account without a created home; `uid` None leaves the id to useradd (and an
-    existing account's alone)."""
+    existing account's alone), `shell` None the shell to useradd's default (and an existing
+    account's alone)."""
 
     name: str
     group: str
     home: str
-    shell: str
+    shell: str | None
     uid: int | None = None
     notifies: tuple[Notify, ...] = ()
 
@@ -120,11 +128,12 @@ class User:
         """What differs; `group_gid` is the wanted group's id (None: it does not exist yet)."""
         if current is None:
             with_id = f", uid {self.uid}" if self.uid is not None else ""
-            return [f"create system user {self.name} (group {self.group}, home {self.home}, "
-                    f"shell {self.shell}{with_id})"]
+            shell = f", shell {self.shell}" if self.shell is not None else ""
+            return [f"create system user {self.name} (group {self.group}, home {self.home}"
+                    f"{shell}{with_id})"]
         changes = [f"change {what} to {wanted}" for what, wanted, actual in (
             ("home", self.home, current.home), ("shell", self.shell, current.shell))
-            if wanted != actual]
+            if wanted is not None and wanted != actual]
         if group_gid != current.gid:
             changes.append(f"change group to {self.group}")
         if self.uid is not None and current.uid != self.uid:
@@ -133,7 +142,9 @@ class User:
 
     def command(self, current: UserEntry | None) -> list[str]:
         """useradd for a missing account, usermod for an existing one."""
-        options = ["--gid", self.group, "--shell", self.shell]
+        options = ["--gid", self.group]
+        if self.shell is not None:
+            options += ["--shell", self.shell]
         if self.uid is not None:
             options += ["--uid", str(self.uid)]
         if current is None:

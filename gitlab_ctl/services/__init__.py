@@ -8,6 +8,7 @@ from __future__ import annotations
 from gitlab_ctl.services import (
     crond,
     gitaly,
+    gitlab_backup_cli,
     gitlab_kas,
     gitlab_pages,
     gitlab_rails,
@@ -15,6 +16,7 @@ from gitlab_ctl.services import (
     gitlab_sshd,
     gitlab_workhorse,
     logrotate,
+    mailroom,
     monitoring,
     nginx,
     postgresql,
@@ -22,6 +24,7 @@ from gitlab_ctl.services import (
     redis,
     registry,
     sidekiq,
+    storage_check,
 )
 from gitlab_ctl.services.base import Service
 
@@ -30,6 +33,7 @@ SERVICES: dict[str, Service] = {
         postgresql.SERVICE, redis.SERVICE, gitlab_rails.SERVICE, gitlab_shell.SERVICE,
         gitlab_sshd.SERVICE,
         gitaly.SERVICE, puma.SERVICE, sidekiq.SERVICE, gitlab_workhorse.SERVICE,
+        mailroom.SERVICE, storage_check.SERVICE,
         registry.SERVICE, gitlab_pages.SERVICE, gitlab_kas.SERVICE, nginx.SERVICE,
-        logrotate.SERVICE, crond.SERVICE, *monitoring.SERVICES)
+        logrotate.SERVICE, crond.SERVICE, *monitoring.SERVICES, gitlab_backup_cli.SERVICE)
 }

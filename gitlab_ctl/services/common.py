@@ -14,8 +14,10 @@ from urllib.parse import quote as url_quote
 from gitlab_ctl.engine.resources import Directory, File, Notify, Run, Step
 from gitlab_ctl.services.base import Context
 
-#: Rails' configuration changed: both processes that load it start again.
-RAILS_NOTIFY: tuple[Notify, ...] = (("restart", "puma"), ("restart", "sidekiq"))
+#: Rails' configuration changed: the processes that load it start again (mail_room reads
+#: gitlab.yml's mailboxes and the webhook secrets).
+RAILS_NOTIFY: tuple[Notify, ...] = (("restart", "puma"), ("restart", "sidekiq"),
+                                    ("restart", "mailroom"))
 
 
 def quote(value: Any) -> str:

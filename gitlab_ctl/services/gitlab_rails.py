@@ -20,6 +20,7 @@ from gitlab_ctl.services import (
     gitlab_rails_redis,
     gitlab_rails_smtp,
     gitlab_rails_yml,
+    mailroom,
 )
 from gitlab_ctl.services.base import Context, Service, TemplateOptions
 
@@ -60,6 +61,10 @@ def settings(context: Context) -> dict:
     for key, value in derived.items():
         if values.get(key) is None:
             values[key] = value
+    # mail_room's webhook deliveries: the URL they post to, the secrets they sign with
+    values["mailroom_internal_api_url"] = mailroom.internal_api_url(context)
+    for mailbox in mailroom.MAILBOXES:
+        values[f"{mailbox}_auth_token"] = mailroom.auth_token(values, context.secrets, mailbox)
     return values
 
 

@@ -104,6 +104,9 @@ def mailbox(rails: Mapping[str, Any], prefix: str) -> dict[str, Any]:
         values["delete_after_delivery"] = rails.get("incoming_email_delete_after_delivery")
         values["expunge_deleted"] = rails.get("incoming_email_expunge_deleted")
     values["delivery_method"] = rails.get(f"{prefix}_delivery_method")
+    if values["delivery_method"] == "webhook":  # where mail_room posts, and its secret
+        values["gitlab_url"] = rails.get("mailroom_internal_api_url")
+        values["secret_file"] = f".gitlab_{prefix}_secret"
     return values
 
 

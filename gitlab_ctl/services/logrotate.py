@@ -12,7 +12,8 @@ from gitlab_ctl.services.base import Context, Service
 
 #: Log directories logrotate looks after (runit name -> the section naming its owner).
 ROTATED = {"nginx": "web_server", "puma": "user", "sidekiq": "user", "gitlab-rails": "user",
-           "gitlab-shell": "user", "gitlab-workhorse": "user", "gitaly": "user"}
+           "gitlab-shell": "user", "gitlab-workhorse": "user", "gitaly": "user",
+           "mailroom": "user"}
 
 
 def entries(context: Context) -> list[dict]:

@@ -218,3 +218,27 @@ def test_the_gitconfig_is_the_git_account_s():
     files = {r.path: r for r in base_resources(make_context()) if isinstance(r, File)}
     gitconfig = files[Path("/var/opt/gitlab/.gitconfig")]
     assert (gitconfig.owner, gitconfig.group, gitconfig.mode) == ("git", "git", 0o644)
+
+
+def test_a_group_declared_twice_is_one_resource_with_every_member():
+    # gitlab-backup joins git, gitlab-psql and registry, which their accounts declare
+    resources = [Group("git", 998), Directory(Path("/x")), Group("git", members=("b",),
+                                                                  manage_only=True),
+                 Group("extra", members=("b",), manage_only=True),
+                 Group("git", members=("c",), notifies=(("restart", "puma"),))]
+    merged = reconfigure_accounts.merge_groups(resources)
+    assert merged == [Group("git", 998, ("b", "c"), (("restart", "puma"),)),
+                      Directory(Path("/x")), Group("extra", members=("b",), manage_only=True)]
+
+
+def test_a_group_only_joined_is_not_created_nor_required():
+    joined = Group("registry", members=("gitlab-backup",), manage_only=True)
+    assert joined.changes(None) == [] and joined.commands(None) == []
+    assert joined.commands(GroupEntry(5, ())) == [["gpasswd", "--add", "gitlab-backup",
+                                                   "registry"]]
+
+
+def test_a_user_without_a_shell_gets_useradds_default_and_keeps_its_own():
+    backup = User("gitlab-backup", "gitlab-backup", "/var/opt/gitlab/backups", None)
+    assert "--shell" not in backup.command(None)
+    assert backup.changes(UserEntry(990, 990, "/var/opt/gitlab/backups", "/bin/zsh"), 990) == []

@@ -123,6 +123,9 @@ COMPANIONS[("gitlab_exporter", "probe_elasticsearch")] = {
     "enable": True, "elasticsearch_url": "http://zz.example.test"}
 COMPANIONS[("gitlab_exporter", "elasticsearch_url")] = {"enable": True,
                                                         "probe_elasticsearch": True}
+# the gitlab-backup account is made only with gitlab_backup_cli['enable']
+COMPANIONS.update({("gitlab_backup_cli", key): {"enable": True}
+                   for key in load_schema().keys("gitlab_backup_cli")})
 PROBES.update({("prometheus", "scrape_configs"): [{"job_name": "zz", "static_configs": []}],
                ("gitlab_exporter", "prometheus_scrape_scheme"): "https"})
 PROBES[("puma", "prometheus_scrape_scheme")] = "https"

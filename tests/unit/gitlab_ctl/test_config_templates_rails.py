@@ -51,9 +51,11 @@ def test_default_role_runs_the_application_but_not_the_registry():
 def test_services_are_converged_in_omnibus_order():
     assert list(SERVICES) == ["postgresql", "redis", "gitlab-rails", "gitlab-shell",
                               "gitlab-sshd", "gitaly", "puma", "sidekiq", "gitlab-workhorse",
-                              "registry", "gitlab-pages", "gitlab-kas", "nginx", "logrotate",
+                              "mailroom", "storage-check", "registry", "gitlab-pages",
+                              "gitlab-kas", "nginx", "logrotate",
                               "crond", "prometheus", "alertmanager", "node-exporter",
-                              "redis-exporter", "postgres-exporter", "gitlab-exporter"]
+                              "redis-exporter", "postgres-exporter", "gitlab-exporter",
+                              "gitlab-backup-cli"]
 
 
 def test_database_yml_connects_over_the_postgresql_socket_and_ci_shares_main():
