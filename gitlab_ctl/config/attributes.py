@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from gitlab_ctl.config import git_data_dirs
+from gitlab_ctl.config import git_data_dirs, monitoring_defaults
 from gitlab_ctl.config.external_url import UrlError, parse_url, url_hint
 from gitlab_ctl.config.nginx_sites import resolve_gitlab_site, resolve_sites
 from gitlab_ctl.config.reader import ConfigError
@@ -22,9 +22,6 @@ DEFAULT_SERVICES = ("postgresql", "redis", "gitlab_rails", "gitlab_shell", "gita
                     "sidekiq", "gitlab_workhorse", "nginx", "logrotate")
 #: omnibus-gitlab's "rails" group: off with gitlab_rails['enable'] = false.
 RAILS_GROUP = ("puma", "sidekiq", "gitlab_workhorse")
-#: omnibus-gitlab's "monitoring" group: all off with prometheus_monitoring['enable'] = false.
-MONITORING_GROUP = ("prometheus", "alertmanager", "node_exporter", "redis_exporter",
-                    "postgres_exporter", "gitlab_exporter")
 URL_HINT = url_hint("external_url")
 
 
@@ -82,17 +79,13 @@ def resolve_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
     storages = git_data_dirs.storages(settings)
     if storages is not None:
         attributes.setdefault("gitaly", {}).setdefault("configuration", {})["storage"] = storages
-    roles_given = bool(attributes.get("roles")) or any(
-        isinstance(v, Mapping) and v.get("enable") for k, v in attributes.items()
-        if k.endswith("_role"))
+    roles_given = monitoring_defaults.roles_given(attributes)
     for service in DEFAULT_SERVICES:
         section = attributes.setdefault(service, {})
         if section.get("enable") is None:
             section["enable"] = not roles_given and (
                 service not in RAILS_GROUP or bool(attributes["gitlab_rails"]["enable"]))
-    if (attributes.get("prometheus_monitoring") or {}).get("enable") is False:
-        for service in MONITORING_GROUP:
-            attributes.setdefault(service, {})["enable"] = False
+    monitoring_defaults.resolve_monitoring(attributes)
     return attributes
 
 
@@ -138,12 +131,12 @@ KAS_INTERNAL_SCHEMES = {"tcp": "grpc", "tcp4": "grpc", "tcp6": "grpc", "unix": "
 
 def _kas_urls(attributes: dict[str, Any]) -> None:
     """KAS' switch and the URLs Rails and KAS get, as omnibus-gitlab's GitlabKas library
-    derives them: on when gitlab_kas_external_url is set; its external URL defaults to
-    <external_url>/-/kubernetes-agent/ (ws:// or wss://), its internal one to its API's
-    listen address. gitlab.rb's gitlab_rails['gitlab_kas_*'] win."""
+    derives them: on in the default role (monitoring_defaults.kas_default); its external
+    URL defaults to <external_url>/-/kubernetes-agent/ (ws:// or wss://), its internal one
+    to its API's listen address. gitlab.rb's gitlab_rails['gitlab_kas_*'] win."""
     kas = attributes.setdefault("gitlab_kas", {})
     kas_url = attributes.get("gitlab_kas_external_url")
-    _fill(kas, {"enable": kas_url is not None})
+    _fill(kas, {"enable": monitoring_defaults.kas_default(attributes)})
     rails = attributes.setdefault("gitlab_rails", {})
     _fill(rails, {"gitlab_kas_enabled": kas["enable"]})
     external = attributes.get("external_url")

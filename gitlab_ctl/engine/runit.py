@@ -275,9 +275,14 @@ def disable_step(layout: Layout, name: str) -> Step:
     def apply(run: Run) -> None:
         sv(layout, "down", name)
         link.unlink()
-        for supervise in (layout.sv_dir / name / "supervise", layout.sv_dir / name / "log" /
-                          "supervise"):
-            (supervise / "ok").unlink(missing_ok=True)
+        # runsvdir ends the service's runsv at its next scan (every 5 s). Until then a link
+        # made again (the service re-enabled) is taken for the old one, whose runsv keeps the
+        # service down and exits later, so the run waits for it to go.
+        directory = layout.sv_dir / name
+        deadline = time.monotonic() + ENABLE_TIMEOUT
+        while (any(runsv_running(path) for path in (directory, directory / "log"))
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
 
     return Step(f"runit_service[{name}] disable", check, apply)
 

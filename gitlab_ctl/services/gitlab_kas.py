@@ -115,7 +115,9 @@ def configure(context: Context) -> list:
                          "gitlab-kas/gitlab-kas-config.yml.j2", group=group, mode=0o640,
                          notifies=NOTIFY, kas=kas, redis=redis, q=common.quote, directory=directory,
                          workspaces=kas.get("workspaces") or {}),
-        *common.env_dir_resources(env_dir(context), env, NOTIFY),
+        # its parent is the git-owned 0700 directory above, not env_dir's root one
+        *[resource for resource in common.env_dir_resources(env_dir(context), env, NOTIFY)
+          if not (isinstance(resource, Directory) and resource.path == env_dir(context).parent)],
     ]
 
 

@@ -134,7 +134,8 @@ def test_unmanaged_accounts_are_checked_first_and_never_changed(monkeypatch):
     resources = unmanaged_plan()
     assert isinstance(resources[0], AccountsPresent)
     assert not any(isinstance(r, (Group, User)) for r in resources)
-    every = {"git", "gitlab-www", "gitlab-psql", "gitlab-redis"}
+    # gitlab-prometheus: Prometheus, Alertmanager and node_exporter run by default
+    every = {"git", "gitlab-www", "gitlab-psql", "gitlab-redis", "gitlab-prometheus"}
     fake_host(monkeypatch, every, every)
     assert resources[0].check() is None
 

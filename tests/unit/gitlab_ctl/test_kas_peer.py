@@ -1,8 +1,9 @@
 """Peer tests of the agent server for Kubernetes (KAS): expectations of omnibus-gitlab's
 spec/chef/cookbooks/gitlab-kas/recipes/gitlab-kas_spec.rb (each case id starts with the
 `describe`/`context` it comes from), checked against what our reconfigure renders for the same
-gitlab.rb input. omnibus-gitlab runs KAS in its default role; here it is off by default, so
-every case turns it on with gitlab_kas['enable']. The words are ours, the facts theirs."""
+gitlab.rb input. KAS runs in the default role (test_monitoring_defaults_peer checks that);
+the cases still turn it on with gitlab_kas['enable'], as the spec's stub_gitlab_rb does. The
+words are ours, the facts theirs."""
 
 from __future__ import annotations
 

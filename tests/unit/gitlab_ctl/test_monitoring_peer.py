@@ -7,8 +7,8 @@ spec/chef/cookbooks/monitoring/recipes/ of omnibus-gitlab:
   alertmanager-* alertmanager_spec.rb
   prometheus-*  prometheus_spec.rb
   exporter-*    gitlab-exporter_spec.rb
-The monitoring services are off by default here (omnibus-gitlab runs several by default),
-so each case turns on the service it is about, as the spec's stub_gitlab_rb does."""
+Each case turns on the service it is about, as the spec's stub_gitlab_rb does (most run by
+default anyway: test_monitoring_defaults_peer checks which)."""
 
 from __future__ import annotations
 
@@ -426,12 +426,21 @@ def test_gitlab_exporter_yml_as_omnibus_specs_expect(case, settings, path, expec
     assert found is not None if expected is ... else found == expected
 
 
+MONITORING_GROUP = ("prometheus", "alertmanager", "node_exporter", "redis_exporter",
+                    "postgres_exporter", "gitlab_exporter")
+
+
 def test_prometheus_monitoring_disabled_turns_the_group_off():
-    """omnibus-gitlab's Prometheus.parse_monitoring_enabled."""
+    """omnibus-gitlab's Prometheus.parse_monitoring_enabled: the group's default goes off."""
+    context = make_context({"prometheus_monitoring": {"enable": False}})
+    assert not any(context.section(section).get("enable") for section in MONITORING_GROUP)
+
+
+def test_an_explicit_enable_wins_over_prometheus_monitoring():
+    """Services.disable_group writes default-level attributes, which gitlab.rb's own
+    `enable` (a normal-level attribute) overrides."""
     context = make_context({**ALL_ENABLED, "prometheus_monitoring": {"enable": False}})
-    assert not any(context.section(section).get("enable") for section in
-                   ("prometheus", "alertmanager", "node_exporter", "redis_exporter",
-                    "postgres_exporter", "gitlab_exporter"))
+    assert all(context.section(section).get("enable") for section in MONITORING_GROUP)
 
 
 MONITORING = ("prometheus", "alertmanager", "node_exporter", "redis_exporter",

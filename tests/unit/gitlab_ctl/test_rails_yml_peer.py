@@ -262,8 +262,14 @@ def test_cron_job_schedule(job, key):
     assert production(rails(**{key: "1 2 3 4 5"}))["cron_jobs"][job] == {"cron": "1 2 3 4 5"}
 
 
+#: derived switches that are on by default (KAS runs in the default role)
+DERIVED_ON = ("gitlab_kas_enabled",)
+
+
 def _distinct(key: str, kind: str, default: Any) -> Any:
     """A value for `key` unlike its default, of its schema type."""
+    if key in DERIVED_ON:
+        return False
     if kind == "boolean":
         return not default
     return { "integer": 4242, "number": 4.5, "port": 4242,
