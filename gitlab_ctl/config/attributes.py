@@ -9,19 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from gitlab_ctl.config import git_data_dirs, monitoring_defaults
+from gitlab_ctl.config import git_data_dirs
 from gitlab_ctl.config.external_url import UrlError, parse_url, url_hint
 from gitlab_ctl.config.nginx_sites import resolve_gitlab_site, resolve_sites
 from gitlab_ctl.config.reader import ConfigError
+from gitlab_ctl.config.roles import apply_roles
 from gitlab_ctl.config.schema import load_schema
 
-#: Services that run when no role says otherwise (omnibus-gitlab's default role), of those
-#: this runtime knows so far; an explicit `x['enable']` always wins. gitlab_shell has no
-#: switch in omnibus-gitlab (its files come with Rails); here it is one like the others.
-DEFAULT_SERVICES = ("postgresql", "redis", "gitlab_rails", "gitlab_shell", "gitaly", "puma",
-                    "sidekiq", "gitlab_workhorse", "nginx", "logrotate")
-#: omnibus-gitlab's "rails" group: off with gitlab_rails['enable'] = false.
-RAILS_GROUP = ("puma", "sidekiq", "gitlab_workhorse")
 URL_HINT = url_hint("external_url")
 
 
@@ -72,20 +66,18 @@ def resolve_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
                                     "listen_https": url["gitlab_https"]})
         _fill(attributes["gitlab_rails"], {"gitlab_email_from": f"gitlab@{url['gitlab_host']}"})
     _registry_from_url(attributes)
-    _pages_from_url(attributes)
+    # an external URL turns its service on (as gitlab.rb would); the roles decide the rest
+    for service, url_key in (("gitlab_pages", "pages_external_url"),
+                             ("gitlab_kas", "gitlab_kas_external_url")):
+        if attributes.get(url_key) is not None:
+            _fill(attributes.setdefault(service, {}), {"enable": True})
+    apply_roles(attributes, settings)
     _kas_urls(attributes)
     _mailroom_from_email(attributes)
     resolve_sites(attributes)
     storages = git_data_dirs.storages(settings)
     if storages is not None:
         attributes.setdefault("gitaly", {}).setdefault("configuration", {})["storage"] = storages
-    roles_given = monitoring_defaults.roles_given(attributes)
-    for service in DEFAULT_SERVICES:
-        section = attributes.setdefault(service, {})
-        if section.get("enable") is None:
-            section["enable"] = not roles_given and (
-                service not in RAILS_GROUP or bool(attributes["gitlab_rails"]["enable"]))
-    monitoring_defaults.resolve_monitoring(attributes)
     return attributes
 
 
@@ -118,25 +110,17 @@ def _mailroom_from_email(attributes: dict[str, Any]) -> None:
                                                               "service_desk_email"))})
 
 
-def _pages_from_url(attributes: dict[str, Any]) -> None:
-    """pages_external_url turns gitlab-pages on unless gitlab_pages['enable'] says otherwise
-    (omnibus-gitlab's parse_pages_external_url); it stays off without one."""
-    pages = attributes.setdefault("gitlab_pages", {})
-    _fill(pages, {"enable": attributes.get("pages_external_url") is not None})
-
-
 #: gitlab.yml's gitlab_kas.internal_url scheme for gitlab_kas['internal_api_listen_network']
 KAS_INTERNAL_SCHEMES = {"tcp": "grpc", "tcp4": "grpc", "tcp6": "grpc", "unix": "unix"}
 
 
 def _kas_urls(attributes: dict[str, Any]) -> None:
     """KAS' switch and the URLs Rails and KAS get, as omnibus-gitlab's GitlabKas library
-    derives them: on in the default role (monitoring_defaults.kas_default); its external
+    derives them (whether it runs is the roles' say, or its external URL's); its external
     URL defaults to <external_url>/-/kubernetes-agent/ (ws:// or wss://), its internal one
     to its API's listen address. gitlab.rb's gitlab_rails['gitlab_kas_*'] win."""
     kas = attributes.setdefault("gitlab_kas", {})
     kas_url = attributes.get("gitlab_kas_external_url")
-    _fill(kas, {"enable": monitoring_defaults.kas_default(attributes)})
     rails = attributes.setdefault("gitlab_rails", {})
     _fill(rails, {"gitlab_kas_enabled": kas["enable"]})
     external = attributes.get("external_url")

@@ -16,6 +16,7 @@ from gitlab_ctl.config import git_data_dirs
 from gitlab_ctl.config.gitlabrb_limits import excerpt
 from gitlab_ctl.config.nginx_sites import check_newer_styles
 from gitlab_ctl.config.reader import ConfigError
+from gitlab_ctl.config.roles import role_name, role_warnings
 from gitlab_ctl.config.schema import TOP_LEVEL, Schema, Setting, load_schema
 from gitlab_ctl.config.setting_names import ROLES
 from gitlab_ctl.config.statuses import REFUSED, grouped_warnings, statuses
@@ -40,11 +41,12 @@ class Checker:
 
 def _check_roles(check: Checker) -> None:
     roles = check.attributes.get("roles") or []
+    if isinstance(roles, str):  # one role, as omnibus-gitlab accepts it
+        roles = [roles]
     if not isinstance(roles, list):
         check.fail(("roles",), "roles must be a list, e.g. roles ['redis_master_role']")
     valid = {f"{role}_role" for role in ROLES}
-    invalid = [excerpt(str(role)) for role in roles
-               if str(role) not in valid and str(role) not in ROLES]
+    invalid = [excerpt(str(role)) for role in roles if role_name(role) not in ROLES]
     if invalid:
         check.fail(("roles",), "The following invalid roles have been set in 'roles': "
                    + ", ".join(invalid), hint="valid roles: " + ", ".join(sorted(valid)))
@@ -108,4 +110,5 @@ def validate(attributes: Mapping[str, Any], settings: Mapping[str, Any], lines: 
     _check_related(check)
     deprecated = [git_data_dirs.deprecation(lines.get((git_data_dirs.NAME,)) or str(source))
                   ] if git_data_dirs.NAME in settings else []
-    return styles + deprecated + unused_settings(settings, lines, source)
+    roles = [f"{check.where('roles')}: {line}" for line in role_warnings(attributes)]
+    return styles + deprecated + roles + unused_settings(settings, lines, source)

@@ -43,9 +43,11 @@ def test_default_role_runs_the_application_but_not_the_registry():
                     "gitlab_workhorse"):
         assert attributes[section]["enable"] is True, section
     assert attributes["registry"]["enable"] is False
+    # gitaly is in omnibus-gitlab's rails group (services.rb), which the default role
+    # leaves out when gitlab_rails['enable'] = false
     off = resolve_attributes({"gitlab_rails": {"enable": False}})
-    assert (off["puma"]["enable"], off["sidekiq"]["enable"], off["gitaly"]["enable"]) == (
-        False, False, True)
+    assert (off["puma"]["enable"], off["sidekiq"]["enable"], off["gitaly"]["enable"],
+            off["redis"]["enable"]) == (False, False, False, True)
 
 
 def test_services_are_converged_in_omnibus_order():
