@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from gitlab_ctl.config import git_data_dirs
+from gitlab_ctl.config import git_data_dirs, letsencrypt
 from gitlab_ctl.config.external_url import UrlError, parse_url, url_hint
 from gitlab_ctl.config.nginx_sites import resolve_gitlab_site, resolve_sites
 from gitlab_ctl.config.reader import ConfigError
@@ -92,6 +92,7 @@ def resolve_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
     if (attributes.get("prometheus_monitoring") or {}).get("enable") is False:
         for service in MONITORING_GROUP:
             attributes.setdefault(service, {})["enable"] = False
+    letsencrypt.resolve(attributes, settings)  # after nginx's enable (roles) is known
     return attributes
 
 
