@@ -364,6 +364,7 @@ class LetsEncryptCertificate:
     cert: Certificate
     layout: Layout
     nginx_dir: Path
+    notifies: tuple[tuple[str, str], ...] = ()  # it sends nginx HUP itself, once checked
 
     @property
     def id(self) -> str:
