@@ -145,3 +145,12 @@ def refuse_missing_certificate(attributes: Mapping[str, Any], where: str) -> Non
             hint=f"put the certificate at {crt} and its key at {key} (or point "
                  "nginx['ssl_certificate'] and nginx['ssl_certificate_key'] at yours), or "
                  "remove letsencrypt['enable'] = false to get one from Let's Encrypt")
+
+
+def warnings(attributes: Mapping[str, Any]) -> list[str]:
+    """letsencrypt::enable's warning: turned on for an http external_url."""
+    enabled = (attributes.get("letsencrypt") or {}).get("enable") is True
+    if enabled and attributes.get("external_url") and not attributes["gitlab_rails"].get(
+            "gitlab_https"):
+        return ["Let's Encrypt is enabled, but external_url is using http"]
+    return []

@@ -110,4 +110,5 @@ def validate(attributes: Mapping[str, Any], settings: Mapping[str, Any], lines: 
         attributes, lines.get(("letsencrypt", "enable")) or str(source))
     deprecated = [git_data_dirs.deprecation(lines.get((git_data_dirs.NAME,)) or str(source))
                   ] if git_data_dirs.NAME in settings else []
-    return styles + deprecated + unused_settings(settings, lines, source)
+    return (styles + deprecated + letsencrypt.warnings(attributes)
+            + unused_settings(settings, lines, source))

@@ -244,6 +244,13 @@ def test_le_recipe_renew_executes_letsencrypt_certificate(settings):
     assert letsencrypt.certificate_resource(context).cert.host == HOST
 
 
+def test_le_recipe_external_url_uses_http_logs_a_warning():
+    plain = {"external_url": "http://plainhost.example.com", "letsencrypt": {"enable": True}}
+    assert le_config.warnings(attributes(plain)) == [
+        "Let's Encrypt is enabled, but external_url is using http"]
+    assert le_config.warnings(attributes(ENABLED)) == []  # 'does not log a warning'
+
+
 # --- letsencrypt_certificate_spec.rb --------------------------------------------------------
 
 
