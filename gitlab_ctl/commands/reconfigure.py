@@ -154,6 +154,8 @@ def reconfigure(layout: Layout, options: Options, report: Callable[[str], None])
     attributes = resolve_attributes(settings)
     warnings = validate(attributes, settings, lines, options.config)
     secrets = resolve_secrets(settings, load_secrets(layout.secrets_file))
+    if attributes["letsencrypt"].get("auto_enabled"):  # as omnibus-gitlab, for later runs
+        secrets.setdefault("letsencrypt", {})["auto_enabled"] = True
     context = Context(layout, attributes, secrets)
     run = Run(dry_run=options.dry_run, report=report, warnings=warnings)
     resources = plan(context, run)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from gitlab_ctl.commands import container, maintenance, upgrade
 from gitlab_ctl.commands.backup_etc import backup_etc
+from gitlab_ctl.commands.letsencrypt_renew import renew_le_certs
 from gitlab_ctl.commands.reconfigure import Options, reconfigure, write_log
 from gitlab_ctl.config.attributes import resolve_attributes
 from gitlab_ctl.config.reader import DEFAULT_CONFIG, ConfigError, read_config
@@ -197,6 +198,10 @@ def _reconfigure_command(args: argparse.Namespace, layout: Layout) -> int:
     return run_reconfigure(layout, args.config, args.dry_run)
 
 
+def _renew_le_certs_command(args: argparse.Namespace, layout: Layout) -> int:
+    return renew_le_certs(layout, out)
+
+
 def _upgrade_arguments(parser: argparse.ArgumentParser, layout: Layout) -> None:
     parser.epilog = (
         "What the package runs after it is installed or upgraded. A first install with "
@@ -361,6 +366,9 @@ COMMANDS: dict[str, tuple[str, Arguments, Handler]] = {
     "container-run": ("the container image's entrypoint (PID 1): reconfigure, supervise, "
                       "follow the logs, stop cleanly on TERM", _container_run_arguments,
                       _container_run_command),
+    "renew-le-certs": ("renew the Let's Encrypt certificate when it is due (nginx checked, "
+                       "then reloaded; the old one kept on failure)", _no_arguments,
+                       _renew_le_certs_command),
     "help": ("show this help", _no_arguments, _help_command),
 }
 

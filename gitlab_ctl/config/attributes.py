@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from gitlab_ctl.config import git_data_dirs
+from gitlab_ctl.config import git_data_dirs, letsencrypt
 from gitlab_ctl.config.external_url import UrlError, parse_url, url_hint
 from gitlab_ctl.config.nginx_sites import resolve_gitlab_site, resolve_sites
 from gitlab_ctl.config.reader import ConfigError
@@ -78,6 +78,7 @@ def resolve_attributes(settings: Mapping[str, Any]) -> dict[str, Any]:
     storages = git_data_dirs.storages(settings)
     if storages is not None:
         attributes.setdefault("gitaly", {}).setdefault("configuration", {})["storage"] = storages
+    letsencrypt.resolve(attributes, settings)  # after nginx's enable (roles) is known
     return attributes
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gitlab_ctl.config import git_data_dirs
+from gitlab_ctl.config import git_data_dirs, letsencrypt
 from gitlab_ctl.config.gitlabrb_limits import excerpt
 from gitlab_ctl.config.nginx_sites import check_newer_styles
 from gitlab_ctl.config.reader import ConfigError
@@ -108,7 +108,10 @@ def validate(attributes: Mapping[str, Any], settings: Mapping[str, Any], lines: 
     styles = check_newer_styles(settings, schema, lines, str(source))  # names the newer key
     _check_declared(check, schema)
     _check_related(check)
+    letsencrypt.refuse_missing_certificate(
+        attributes, lines.get(("letsencrypt", "enable")) or str(source))
     deprecated = [git_data_dirs.deprecation(lines.get((git_data_dirs.NAME,)) or str(source))
                   ] if git_data_dirs.NAME in settings else []
     roles = [f"{check.where('roles')}: {line}" for line in role_warnings(attributes)]
-    return styles + deprecated + roles + unused_settings(settings, lines, source)
+    return (styles + deprecated + roles + letsencrypt.warnings(attributes)
+            + unused_settings(settings, lines, source))

@@ -10,6 +10,7 @@ from typing import Any
 
 from gitlab_ctl.engine.resources import Directory
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
+from gitlab_ctl.services import letsencrypt
 from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.services.prometheus import shellescape
 
@@ -27,8 +28,10 @@ def flags(crond: Mapping[str, Any]) -> str:
 
 
 def configure(context: Context) -> list:
-    # its log directory (root, log_group's group) comes with the runit service
-    return [Directory(Path(context.section("crond")["cron_d"]), owner="root")]
+    # its log directory (root, log_group's group) comes with the runit service; the jobs
+    # of other features: Let's Encrypt's renewal
+    return [Directory(Path(context.section("crond")["cron_d"]), owner="root"),
+            letsencrypt.renewal_job(context)]
 
 
 def supervise(context: Context) -> list:

@@ -9,6 +9,7 @@ from typing import Any
 
 from gitlab_ctl.engine.resources import Directory, File, Link
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
+from gitlab_ctl.services import letsencrypt
 from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.services.configcheck import ConfigCheck
 from gitlab_ctl.services.nginx_sites import site_files
@@ -44,7 +45,8 @@ def configure(context: Context) -> list:
     public_dir = public if (public / "502.html").exists() else None
     values: dict[str, Any] = {
         "nginx": nginx, "rails": context.section("gitlab_rails"),
-        "workhorse": context.section("gitlab_workhorse"), "public_dir": public_dir}
+        "workhorse": context.section("gitlab_workhorse"), "public_dir": public_dir,
+        "letsencrypt": letsencrypt.challenge(context)}
     files = (
         context.template(conf / "nginx.conf", "nginx/nginx.conf.j2", notifies=notify, **values),
         context.template(conf / "nginx-status.conf", "nginx/nginx-status.conf.j2",
@@ -62,6 +64,7 @@ def configure(context: Context) -> list:
         Directory(conf / "upstream_definitions", **owner, mode=0o750),
         Directory(Path(nginx["log_directory"]), **owner, mode=0o750),
         Link(directory / "logs", Path(nginx["log_directory"])),
+        *letsencrypt.before_nginx(context),  # a stand-in certificate for the check and start
         config_check(context, directory, files).step(),  # before any file is replaced
         *files,
         healthcheck_rc(context, nginx),
@@ -108,4 +111,5 @@ def supervise(context: Context) -> list:
     return service_resources(context.layout, definition, context.section("logging"))
 
 
-SERVICE = Service("nginx", "nginx", "embedded/sbin/nginx", configure, supervise)
+SERVICE = Service("nginx", "nginx", "embedded/sbin/nginx", configure, supervise,
+                  after_start=letsencrypt.after_nginx)

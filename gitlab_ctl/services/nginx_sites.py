@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gitlab_ctl.config.nginx_sites import SITES, Site
 from gitlab_ctl.engine.resources import File, Notify
+from gitlab_ctl.services import letsencrypt
 from gitlab_ctl.services.base import Context
 
 #: Where each site's service listens: omnibus-gitlab's defaults for the services this
@@ -37,6 +38,6 @@ def site_files(context: Context, conf: Path, notify: tuple[Notify, ...]) -> list
         files.append(context.template(
             conf / "service_conf" / f"gitlab-{site.name}.conf", "nginx/site.conf.j2",
             notifies=notify, site=site, upstream=upstream(context, site),
-            k8s_proxy=KAS_K8S_PROXY,
+            k8s_proxy=KAS_K8S_PROXY, letsencrypt=letsencrypt.challenge(context),
             custom=values[CUSTOM_KEY.get(site.name, "custom_gitlab_server_config")]))
     return files

@@ -43,6 +43,8 @@ ONLY_OURS = {
     "python-jinja2": "gitlab-ctl's template engine (omnibus-gitlab's reconfigure is Chef/ERB)",
     "python-markupsafe": "Jinja2 depends on it",
     "python-pyyaml": "gitlab-ctl reads YAML (defaults, configs) with it",
+    "python-acme-tiny": "gitlab-ctl's ACME client for Let's Encrypt (omnibus-gitlab's is the "
+                        "acme Chef cookbook on Ruby)",
     "python-flit-core": "the build backend of python-docutils and python-jinja2, built from "
                         "source: omnibus-gitlab's pip downloads it during the build, ours build "
                         "offline",

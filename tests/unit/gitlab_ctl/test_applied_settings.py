@@ -268,6 +268,8 @@ BASES: tuple[dict, ...] = (
     {}, {"external_url": "https://gitlab.example.test", **SITE_URLS},
     {"external_url": "https://gitlab.example.test", **SITE_URLS,
      "pages_external_url": "https://pages.example.test"},
+    # https sites with their own certificates (Let's Encrypt, auto-enabled, would replace them)
+    {"external_url": "https://gitlab.example.test", **SITE_URLS, "letsencrypt": {"enable": False}},
     # prometheus_monitoring['enable'] = false only shows with a monitoring service on
     {"prometheus": {"enable": True}})
 

@@ -44,7 +44,9 @@ def resources(site: dict, url: str = "http://gitlab.example.test", **nginx_setti
                           "ssl_certificate_key": str(site["ssl"] / "gitlab.key"),
                           # the host's nginx may predate `http2 on` (1.25.1); the shipped
                           # ones (1.26 and later) have it
-                          "http2_enabled": False, **nginx_settings}}
+                          "http2_enabled": False, **nginx_settings},
+                # the certificate is what this file tests, not Let's Encrypt's stand-in
+                "letsencrypt": {"enable": False}}
     context = Context(site["layout"], resolve_attributes(settings), fixed_secrets(),
                       Facts(cpus=1, memory_kb=1024 * 1024))
     return [r for r in nginx.configure(context) if not isinstance(r, (Group, User))]

@@ -126,7 +126,9 @@ CASES = [
      True),
     ("nginx/log_format_escape-json", {"nginx": {"log_format_escape": "json"}}, "nginx.conf",
      "log_format gitlab_access escape=json", True),
-    ("nginx/redirect-off-by-default", HTTPS, "gitlab", "return 301 https://", False),
+    # Let's Encrypt off: on (an https URL without certificate files) it turns the redirect on
+    ("nginx/redirect-off-by-default", {**HTTPS, "letsencrypt": {"enable": False}}, "gitlab",
+     "return 301 https://", False),
     ("nginx/no-total-cpus-worker_processes", {"nginx": {"worker_processes": 16}}, "nginx.conf",
      "worker_processes 16;", True),
 ]
