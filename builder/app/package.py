@@ -27,6 +27,7 @@ from builder.formats.meta import PackageMeta, Signing, parse_dependency
 from builder.formats.scripts import (
     manifest_bytes,
     manifest_text,
+    postgresql_majors,
     render_scripts,
     version_manifest,
 )
@@ -93,7 +94,8 @@ def package_meta(graph: Graph, package_format: str, version: PackageVersion,
         dist_tag=platform.dist_tag if found.dist_tag else "",
         depends=_runtime_dependencies(graph, package_format), conflicts=project.conflicts,
         replaces=project.replaces,
-        scripts=render_scripts(settings.root, project, version, found),
+        scripts=render_scripts(settings.root, project, version, found,
+                               postgresql_majors(graph)),
         extra_files=tuple(extras), signing=settings.signing, threads=settings.threads,
     )
 

@@ -29,15 +29,17 @@ def template_environment(directory: Path) -> jinja2.Environment:
 
 
 def render_scripts(root: Path, project: Project, version: PackageVersion,
-                   package_format: Format) -> dict[str, str]:
+                   package_format: Format, postgresql_majors: tuple[int, ...] = ()
+                   ) -> dict[str, str]:
     """The scripts the format runs, from the project's templates; a template sees the
-    format's name as `format`."""
+    format's name as `format`, and the PostgreSQL majors the package ships (the preinst
+    refuses data on any other) as `postgresql_majors`."""
     directory = root / "templates" / project.package_scripts
     environment = template_environment(directory)
     context = {"name": project.name, "version": version, "install_dir": project.install_dir,
                "upgrade_stop": project.upgrade_stop or "", "upgrade_docs": project.upgrade_docs,
                "ctl_commands": project.ctl_commands, "format": package_format.name,
-               "edition": project.edition}
+               "edition": project.edition, "postgresql_majors": postgresql_majors}
     scripts = {}
     for name in package_format.scripts:
         try:
@@ -49,6 +51,19 @@ def render_scripts(root: Path, project: Project, version: PackageVersion,
             raise BuilderError(f"{directory}/{name}.j2: {error}",
                                hint="fix the template") from error
     return scripts
+
+
+#: The software that are PostgreSQL builds: omnibus-gitlab's postgresql, postgresql_old and
+#: postgresql_new, and this project's postgresql-<major>[-debian] (not postgres-exporter)
+POSTGRESQL_BUILD = re.compile(r"^postgresql(_old|_new|-\d+(-debian)?)?$")
+
+
+def postgresql_majors(graph: Graph) -> tuple[int, ...]:
+    """The PostgreSQL majors the package ships, from its software's versions."""
+    return tuple(sorted({int(definition.version.split(".")[0])
+                         for name, definition in graph.software.items()
+                         if POSTGRESQL_BUILD.match(name)
+                         and definition.version.split(".")[0].isdigit()}))
 
 
 def _locked_source(software: Software, locks: Mapping[str, str]) -> dict[str, Any]:

@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gitlab_ctl.commands import container, maintenance, upgrade
+from gitlab_ctl.commands import container, maintenance, pg_upgrade, upgrade
 from gitlab_ctl.commands.backup_etc import backup_etc
 from gitlab_ctl.commands.letsencrypt_renew import renew_le_certs
+from gitlab_ctl.commands.pg_upgrade_options import add_arguments as pg_upgrade_arguments
 from gitlab_ctl.commands.reconfigure import Options, reconfigure, write_log
 from gitlab_ctl.config.attributes import resolve_attributes
 from gitlab_ctl.config.reader import DEFAULT_CONFIG, ConfigError, read_config
@@ -369,6 +370,14 @@ COMMANDS: dict[str, tuple[str, Arguments, Handler]] = {
     "renew-le-certs": ("renew the Let's Encrypt certificate when it is due (nginx checked, "
                        "then reloaded; the old one kept on failure)", _no_arguments,
                        _renew_le_certs_command),
+    "pg-upgrade": ("upgrade the bundled PostgreSQL's data to another major (pg_upgrade), "
+                   "keeping the old data for revert-pg-upgrade", pg_upgrade_arguments,
+                   lambda args, layout: pg_upgrade.pg_upgrade(
+                       layout, args, out, lambda: run_reconfigure(layout, layout.config_file),
+                       svwait())),
+    "revert-pg-upgrade": ("go back to the PostgreSQL major and data from before pg-upgrade",
+                          pg_upgrade_arguments, lambda args, layout:
+                          pg_upgrade.revert_pg_upgrade(layout, args, out, svwait())),
     "help": ("show this help", _no_arguments, _help_command),
 }
 

@@ -10,8 +10,9 @@ from gitlab_ctl.cli import dispatch
 from gitlab_ctl.errors import GitlabCtlError, error_lines
 from tests.unit.gitlab_ctl.test_gitlab_ctl_layers import modules
 
-#: Not errors: signals a caller answers (a check that cannot decide yet, Ctrl-C in cleanse).
-SIGNALS = {"Skip", "CleanseCancelled"}
+#: Not errors: signals a caller answers (a check that cannot decide yet, Ctrl-C in cleanse,
+#: pg-upgrade ending early with omnibus-gitlab's exit code).
+SIGNALS = {"Skip", "CleanseCancelled", "PgUpgradeExit"}
 
 
 def exception_classes() -> dict[str, type]:
