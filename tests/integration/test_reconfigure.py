@@ -268,9 +268,14 @@ def test_a_postgresql_setting_reloads_it_and_names_what_needs_a_restart(host, fi
     assert sh(host, "gitlab-psql -tA -c 'show work_mem'", env=path).stdout.strip() == "32MB"
 
 
-def test_an_https_url_without_a_certificate_fails_and_nginx_keeps_working(host, first_run):
+def test_an_https_url_with_an_unusable_certificate_fails_and_nginx_keeps_working(
+        host, first_run):
+    """Certificate files that exist (so Let's Encrypt stays off, as omnibus-gitlab decides)
+    but are not certificates: nginx's own check refuses them."""
     vhost = "/var/opt/gitlab/nginx/conf/service_conf/gitlab-rails.conf"
     before, conf = pids(host), sh(host, f"md5sum {vhost}").stdout
+    sh(host, "mkdir -p /etc/gitlab/ssl && for f in crt key; do echo 'not a PEM file' > "
+             "/etc/gitlab/ssl/gitlab.example.test.$f; done")
     # http2 off: this stand-in runs Debian 12's nginx 1.22, older than `http2 on` (1.25.1);
     # the package's own nginx (1.26.3 in gitlab-local, 1.31 in gitlab-ce) takes it
     sh(host, "cp /etc/gitlab/gitlab.rb /tmp/gitlab.rb.good && sed -i "
@@ -293,7 +298,7 @@ def test_an_https_url_without_a_certificate_fails_and_nginx_keeps_working(host, 
                   "http://127.0.0.1/").stdout
         assert code == "502"
     finally:
-        sh(host, "cp /tmp/gitlab.rb.good /etc/gitlab/gitlab.rb")
+        sh(host, "cp /tmp/gitlab.rb.good /etc/gitlab/gitlab.rb && rm -r /etc/gitlab/ssl")
         gitlab_ctl(host, "reconfigure")
 
 
@@ -301,6 +306,8 @@ def test_a_failed_run_leaves_the_restarts_it_owed_to_the_next_run(host, first_ru
     # redis.conf is written before nginx's check fails: the restart it asked for comes with
     # the next run that succeeds, although that run finds redis.conf up to date
     before = pids(host)
+    sh(host, "mkdir -p /etc/gitlab/ssl && for f in crt key; do echo 'not a PEM file' > "
+             "/etc/gitlab/ssl/gitlab.example.test.$f; done")
     sh(host, "cp /etc/gitlab/gitlab.rb /tmp/gitlab.rb.good && "
              "echo \"redis['maxclients'] = 4000\" >> /etc/gitlab/gitlab.rb && sed -i "
              "'s|^external_url .*|external_url \"https://gitlab.example.test\"|' "
@@ -319,7 +326,7 @@ def test_a_failed_run_leaves_the_restarts_it_owed_to_the_next_run(host, first_ru
         third = gitlab_ctl(host, "reconfigure")
         assert "action restart" not in third.stdout  # owed once, delivered once
     finally:
-        sh(host, "cp /tmp/gitlab.rb.good /etc/gitlab/gitlab.rb")
+        sh(host, "cp /tmp/gitlab.rb.good /etc/gitlab/gitlab.rb && rm -rf /etc/gitlab/ssl")
         gitlab_ctl(host, "reconfigure")
 
 

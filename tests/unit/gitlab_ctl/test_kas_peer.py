@@ -343,3 +343,31 @@ def test_every_applied_kas_key_reaches_output(setting):
     key = setting.key
     base = {k: v for k, v in NEEDS.get(key, {}).items() if k != key}
     assert files(kas(**base)) != files(kas(**{**base, key: probe(setting)}))
+
+
+VHOST = Path("/var/opt/gitlab/nginx/conf/service_conf/gitlab-rails.conf")
+
+
+def test_nginx_routes_kas_under_gitlab_s_url_as_omnibus_gitlab_s_vhost_does():
+    """nginx-gitlab-rails.conf.erb: with KAS on, /-/kubernetes-agent/ to its agent listener,
+    gitlab.agent. over gRPC, and the Kubernetes API proxy unbuffered."""
+    vhost = files({"external_url": "https://example.com/gitlab"})[VHOST]
+    assert ("location = /gitlab/-/kubernetes-agent/ {\n"
+            "    proxy_pass http://localhost:8150/;") in vhost
+    assert "location /gitlab/gitlab.agent. {\n    grpc_pass grpc://localhost:8150;" in vhost
+    assert ("location /gitlab/-/kubernetes-agent/k8s-proxy/ {\n"
+            "    proxy_pass http://localhost:8154/;\n    proxy_buffering off;") in vhost
+
+
+def test_kas_with_its_own_certificate_is_reached_over_tls():
+    """gitlab_kas.rb parse_upstream_tls: certificate_file and key_file make the upstreams
+    https:// and grpcs://."""
+    vhost = files(kas(certificate_file="/etc/gitlab/ssl/kas.crt",
+                      key_file="/etc/gitlab/ssl/kas.key"))[VHOST]
+    assert "proxy_pass https://localhost:8150/;" in vhost
+    assert "grpc_pass grpcs://localhost:8150;" in vhost
+
+
+def test_no_kas_locations_when_kas_is_off():
+    vhost = files({"external_url": HTTPS, "gitlab_kas": {"enable": False}})[VHOST]
+    assert "kubernetes-agent" not in vhost and "gitlab.agent." not in vhost

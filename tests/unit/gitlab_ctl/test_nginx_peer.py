@@ -119,8 +119,8 @@ CASES = [
        {**HTTPS, SITE_SECTIONS[s]: {"proxy_custom_buffer_size": "42k"}}, s, text, True)
       for s in ("gitlab", "pages", "kas")
       for text in ("proxy_buffers 8 42k;", "proxy_buffer_size 42k;")],
-    *[(f"nginx/no-proxy_custom_buffer_size-by-default[{s}]", HTTPS, s, "proxy_buffer", False)
-      for s in ("gitlab", "pages")],
+    *[(f"nginx/no-proxy_custom_buffer_size-by-default[{s}]:{text}", HTTPS, s, text, False)
+      for s in ("gitlab", "pages") for text in ("proxy_buffers", "proxy_buffer_size")],
     ("nginx/http2-on-for-https", HTTPS, "gitlab", "http2 on;", True),
     ("nginx/log_format_escape-default", {}, "nginx.conf", "log_format gitlab_access escape=default",
      True),
