@@ -53,10 +53,17 @@ PEBBLE_CONFIG = {"pebble": {
 #: a test CA, and pebble's own TLS certificate from it (Debian's pebble ships neither)
 PEBBLE_TLS = """set -e
 mkdir -p /srv/pebble /etc/gitlab/trusted-certs && cd /srv/pebble
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 \
+openssl req -x509 -addext 'basicConstraints=critical,CA:TRUE' \
+  -addext 'keyUsage=critical,keyCertSign,cRLSign' -newkey rsa:2048 -nodes \
+  -keyout ca.key -out ca.pem -days 30 \
   -subj '/CN=letsencrypt test CA'
 openssl req -new -newkey rsa:2048 -nodes -keyout key.pem -out tls.csr -subj '/CN=127.0.0.1'
 printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext
+# the extensions Python 3.13's strict verification (the package's Python) asks of a chain
+printf 'basicConstraints=CA:FALSE\\nkeyUsage=critical,digitalSignature,keyEncipherment\\n' \
+  >> san.ext
+printf 'extendedKeyUsage=serverAuth\\nsubjectKeyIdentifier=hash\\nauthorityKeyIdentifier=keyid\\n' \
+  >> san.ext
 openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem \
   -days 30 -extfile san.ext
 cp ca.pem /etc/gitlab/trusted-certs/letsencrypt-test-ca.pem
