@@ -15,7 +15,13 @@ from typing import Any
 from gitlab_ctl.commands.reconfigure_accounts import account_resources, leave_unmanaged
 from gitlab_ctl.config.attributes import resolve_attributes
 from gitlab_ctl.config.reader import read_config
-from gitlab_ctl.config.secrets import load_secrets, resolve_secrets, secrets_text
+from gitlab_ctl.config.secrets import (
+    check_complete,
+    load_secrets,
+    resolve_secrets,
+    secrets_text,
+    writes_secrets_file,
+)
 from gitlab_ctl.config.validation import validate
 from gitlab_ctl.engine import runit
 from gitlab_ctl.engine.resources import Directory, File, ResourceError, Run, converge
@@ -36,18 +42,21 @@ class Options:
 
 
 def base_resources(context: Context) -> list:
-    """Directories every installation has, the secrets file, the git and web server
-    accounts."""
-    layout = context.layout
+    """Directories every installation has, the secrets file (unless
+    package['generate_secrets_json_file'] = false), the git and web server accounts.
+    Refuses, before anything changes, services whose secrets nothing holds."""
+    layout, package = context.layout, context.section("package")
+    check_complete(context.attributes, context.secrets, layout.secrets_file)
     manage_etc = context.section("manage_storage_directories").get("manage_etc") is not False
     return [
         *([Directory(layout.etc_dir, group="root", mode=0o775)] if manage_etc else []),
-        File(layout.secrets_file, secrets_text(context.secrets), mode=0o600, sensitive=True),
+        *([File(layout.secrets_file, secrets_text(context.secrets), mode=0o600,
+                sensitive=True)] if writes_secrets_file(package) else []),
         Directory(layout.data_dir, group="root"), Directory(layout.log_dir, group="root"),
         Directory(layout.reconfigure_log_dir, mode=0o700),
         Directory(layout.install_dir / "etc"),
         *account_resources(context),
-        *runit.supervisor_resources(layout, context.section("package")),
+        *runit.supervisor_resources(layout, package),
     ]
 
 

@@ -145,8 +145,21 @@ def load_secrets(path: Path) -> dict[str, Any]:
     return data
 
 
+def generates_secrets(package: Mapping[str, Any]) -> bool:
+    """package['generate_default_secrets']: only an explicit false turns generation off
+    (omnibus-gitlab's `!= false`)."""
+    return package.get("generate_default_secrets") is not False
+
+
+def writes_secrets_file(package: Mapping[str, Any]) -> bool:
+    """package['generate_secrets_json_file']: only an explicit false keeps the file unwritten."""
+    return package.get("generate_secrets_json_file") is not False
+
+
 def resolve_secrets(settings: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:
-    """Every secret's value: gitlab.rb's, else the stored one, else a new one."""
+    """Every secret's value: gitlab.rb's, else the stored one, else a new one, unless
+    package['generate_default_secrets'] = false (then a missing one stays missing)."""
+    generate = generates_secrets(settings.get("package") or {})
     result = copy.deepcopy(dict(stored))
     for section, keys in SECRETS.items():
         given = settings.get(section) or {}
@@ -156,15 +169,57 @@ def resolve_secrets(settings: Mapping[str, Any], stored: Mapping[str, Any]) -> d
                 target[key] = given[key]
             elif target.get(key) is None:
                 legacy = _legacy(settings, stored, section, key)
-                target[key] = legacy if legacy is not None else GENERATORS[kind]()
+                if legacy is not None:
+                    target[key] = legacy
+                elif generate:
+                    target[key] = GENERATORS[kind]()
     for (section, key), (source, source_key) in COPIES.items():
         given = (settings.get(section) or {}).get(key)
         target = result.setdefault(section, {})
         if given is not None:
             target[key] = given
-        elif target.get(key) is None:
+        elif target.get(key) is None and result[source].get(source_key) is not None:
             target[key] = result[source][source_key]
     return result
+
+
+#: The secrets a service cannot run without: SECRETS' section -> the attributes section
+#: whose `enable` says the service runs (Shell's token is Rails' and Workhorse's too).
+NEEDED_BY: Mapping[str, str] = {
+    "gitlab_rails": "gitlab_rails", "gitlab_shell": "gitlab_rails",
+    "gitlab_workhorse": "gitlab_workhorse", "gitlab_pages": "gitlab_pages",
+    "gitlab_kas": "gitlab_kas", "registry": "registry", "mailroom": "mailroom",
+}
+
+
+def missing_secrets(attributes: Mapping[str, Any], secrets_data: Mapping[str, Any]
+                    ) -> list[str]:
+    """`section['key']` of each secret an enabled service needs and nothing holds (only
+    possible with package['generate_default_secrets'] = false)."""
+    return [f"{section}['{key}']" for section, keys in SECRETS.items()
+            if (attributes.get(NEEDED_BY[section]) or {}).get("enable")
+            for key in keys if (secrets_data.get(section) or {}).get(key) is None]
+
+
+def check_complete(attributes: Mapping[str, Any], secrets_data: Mapping[str, Any],
+                   path: Path) -> None:
+    """Refuse, before anything changes, to configure services without their secrets."""
+    missing = missing_secrets(attributes, secrets_data)
+    if missing:
+        raise SecretsError(path, "package['generate_default_secrets'] = false, and neither "
+                           f"gitlab.rb nor this file sets {', '.join(missing)}",
+                           hint="set them in gitlab.rb (or the secrets file), or let "
+                           "reconfigure generate them: remove "
+                           "package['generate_default_secrets'] = false")
+
+
+def unsaved_secrets_warning(package: Mapping[str, Any], path: Path) -> list[str]:
+    """omnibus-gitlab's warning when secrets are generated but the file is not written."""
+    if writes_secrets_file(package) or not generates_secrets(package):
+        return []
+    return [f"You've enabled generating default secrets but have disabled writing them to "
+            f"{path} file. This results in secrets not persisting across `gitlab-ctl "
+            "reconfigure` runs and can cause issues with functionality."]
 
 
 def secrets_text(secrets_data: Mapping[str, Any]) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gitlab_ctl.config import git_data_dirs, letsencrypt
+from gitlab_ctl.config import git_data_dirs, letsencrypt, secrets
 from gitlab_ctl.config.gitlabrb_limits import excerpt
 from gitlab_ctl.config.nginx_sites import check_newer_styles
 from gitlab_ctl.config.reader import ConfigError
@@ -113,5 +113,7 @@ def validate(attributes: Mapping[str, Any], settings: Mapping[str, Any], lines: 
     deprecated = [git_data_dirs.deprecation(lines.get((git_data_dirs.NAME,)) or str(source))
                   ] if git_data_dirs.NAME in settings else []
     roles = [f"{check.where('roles')}: {line}" for line in role_warnings(attributes)]
-    return (styles + deprecated + roles + letsencrypt.warnings(attributes)
+    unsaved = secrets.unsaved_secrets_warning(attributes.get("package") or {},
+                                              secrets.DEFAULT_PATH)
+    return (styles + deprecated + roles + letsencrypt.warnings(attributes) + unsaved
             + unused_settings(settings, lines, source))

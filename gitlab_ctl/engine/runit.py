@@ -9,6 +9,7 @@ alive is asked as `sv` asks it: through the `supervise/ok` FIFO (see `runsv_runn
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -26,6 +27,8 @@ from gitlab_ctl.paths import Layout
 TAI_OFFSET = 4611686018427387914  # 2**62 + 10: TAI64 label of the Unix epoch
 SYSTEMD_UNIT = Path("/usr/lib/systemd/system/gitlab-runsvdir.service")
 ENABLE_TIMEOUT = 20.0  # runsvdir looks for new services every 5 s
+#: Beside `run` in a service's sv directory (runsv ignores other files): its `sv -w` seconds.
+SV_TIMEOUT_FILE = "sv-timeout"
 
 
 @dataclass(frozen=True)
@@ -134,10 +137,22 @@ def all_services(layout: Layout) -> list[str]:
         return []
 
 
+def sv_timeout(layout: Layout, name: str) -> int | None:
+    """The seconds reconfigure recorded for `sv -w` on this service (omnibus-gitlab's
+    runit_service sv_timeout, e.g. redis['runit_sv_timeout']), or None."""
+    try:
+        return int((layout.sv_dir / name / SV_TIMEOUT_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def sv(layout: Layout, command: str, name: str, wait: int | None = None
        ) -> subprocess.CompletedProcess:
-    """`sv COMMAND NAME` with the service dir as SVDIR, so sv prints the bare name."""
+    """`sv COMMAND NAME` with the service dir as SVDIR, so sv prints the bare name. A
+    waiting command waits the service's own sv_timeout where it has one."""
     argv = [str(layout.embedded / "bin" / "sv")]
+    if wait is not None:
+        wait = sv_timeout(layout, name) or wait
     if wait is not None:
         argv += ["-w", str(wait)]
     env = {**os.environ, "SVDIR": str(layout.service_dir)}
@@ -191,6 +206,38 @@ class ServiceDefinition:
     # runit's down file (omnibus-gitlab's ha / start_down): runsv leaves the service stopped
     # until something (a failover, `gitlab-ctl start`) starts it; None: the file is not managed
     start_down: bool | None = None
+    # seconds `sv -w` waits for it to stop or restart (None: gitlab-ctl's SVWAIT)
+    sv_timeout: int | None = None
+
+
+#: The services whose run script omnibus-gitlab starts with its mount_point_check (the
+#: data stores and what serves or reads their data; not crond, logrotate, mailroom,
+#: gitlab-sshd, registry or storage-check).
+MOUNT_CHECKED = frozenset({
+    "alertmanager", "gitaly", "gitlab-exporter", "gitlab-kas", "gitlab-pages",
+    "gitlab-workhorse", "nginx", "node-exporter", "postgres-exporter", "postgresql",
+    "prometheus", "puma", "redis", "redis-exporter", "sidekiq"})
+
+
+def mount_point_check(mountpoints: Any) -> str:
+    """high_availability['mountpoint'] (one path or a list) as omnibus-gitlab's
+    mount_point_check: the service refuses to start while a path is not mounted."""
+    paths = mountpoints if isinstance(mountpoints, list) else [mountpoints]
+    return "".join(f"if ! mountpoint -q '{path}' ; then\n"
+                   f"  echo 'Refusing to start because {path} is not a mountpoint.'\n"
+                   "  exit 1\nfi\n" for path in paths if path)
+
+
+def with_mount_check(layout: Layout, name: str, resources: list, mountpoints: Any) -> list:
+    """The service's resources with the check put in its run script after `exec 2>&1`
+    (every run script here starts with the shebang and that line)."""
+    check = mount_point_check(mountpoints) if name in MOUNT_CHECKED else ""
+    if not check:
+        return resources
+    run = layout.sv_dir / name / "run"
+    return [dataclasses.replace(r, content=r.content.replace("exec 2>&1\n",
+                                                             "exec 2>&1\n" + check, 1))
+            if isinstance(r, File) and r.path == run else r for r in resources]
 
 
 def service_resources(layout: Layout, service: ServiceDefinition,
@@ -217,6 +264,8 @@ def service_resources(layout: Layout, service: ServiceDefinition,
         Link(service.log_dir / "config", sv_dir / "log" / "config"),
         *([] if service.start_down is None else
           [File(sv_dir / "down", "") if service.start_down else Absent(sv_dir / "down")]),
+        File(sv_dir / SV_TIMEOUT_FILE, f"{service.sv_timeout}\n") if service.sv_timeout
+        else Absent(sv_dir / SV_TIMEOUT_FILE),
     ]
 
 
@@ -316,7 +365,7 @@ def supervisor_running(layout: Layout) -> bool:
 
 def start_supervisor_hint(layout: Layout) -> str:
     """How an administrator starts runsvdir on this host."""
-    if uses_systemd():
+    if systemd_manages_runsvdir():
         return ("start it with `systemctl start gitlab-runsvdir` (or run `gitlab-ctl "
                 "reconfigure`, which starts it), then run the command again")
     return (f"run `gitlab-ctl reconfigure`, which starts it (or start "
@@ -326,6 +375,18 @@ def start_supervisor_hint(layout: Layout) -> str:
 
 def uses_systemd() -> bool:
     return Path("/run/systemd/system").is_dir()
+
+
+def systemd_manages_runsvdir() -> bool:
+    """systemd runs and gitlab-runsvdir.service is installed (package['detect_init'] =
+    false writes none: then runsvdir is started directly, as in a container)."""
+    return uses_systemd() and SYSTEMD_UNIT.exists()
+
+
+def detects_init(package: Mapping[str, Any] | None) -> bool:
+    """package['detect_init']: false skips the init system, as omnibus-gitlab's runit
+    recipe does (no unit written, enabled or started)."""
+    return (package or {}).get("detect_init") is not False
 
 
 #: omnibus-gitlab's package['systemd_*'] defaults, for the unit that starts runsvdir.
@@ -349,9 +410,10 @@ def systemd_unit(layout: Layout, package: Mapping[str, Any] | None = None) -> st
 
 
 def supervisor_resources(layout: Layout, package: Mapping[str, Any] | None = None) -> list:
-    """The service directories, and the systemd unit where systemd runs."""
+    """The service directories, and the systemd unit where systemd runs (unless
+    package['detect_init'] = false)."""
     resources: list = [Directory(layout.sv_dir), Directory(layout.service_dir)]
-    if uses_systemd():
+    if uses_systemd() and detects_init(package):
         resources.append(File(SYSTEMD_UNIT, systemd_unit(layout, package)))
     return resources
 
@@ -364,7 +426,7 @@ def start_supervisor_step(layout: Layout) -> Step:
         return None if supervisor_running(layout) else ["start runsvdir"]
 
     def apply(run: Run) -> None:
-        if uses_systemd():
+        if systemd_manages_runsvdir():
             for argv in (["systemctl", "daemon-reload"],
                          ["systemctl", "enable", "gitlab-runsvdir.service"],
                          ["systemctl", "start", "gitlab-runsvdir.service"]):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from gitlab_ctl.engine.resources import File, Notify
+from gitlab_ctl.engine.runit import with_mount_check
 from gitlab_ctl.errors import GitlabCtlError
 from gitlab_ctl.paths import COMPILED_TEMPLATES_DIR, TEMPLATES_DIR, Layout
 
@@ -118,5 +119,9 @@ class Service:
     after_reload: Callable[[Context], list[str]] = lambda context: []
 
     def runit_resources(self, context: Context) -> list:
-        """The runit service directory's resources; none for configuration-only services."""
-        return self.supervise(context) if self.supervise else []
+        """The runit service directory's resources; none for configuration-only services.
+        high_availability['mountpoint'] goes into the run script of those that need it."""
+        if not self.supervise:
+            return []
+        return with_mount_check(context.layout, self.name, self.supervise(context),
+                                context.section("high_availability").get("mountpoint"))

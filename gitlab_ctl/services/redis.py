@@ -77,7 +77,8 @@ def supervise(context: Context) -> list:
     run_script = context.render("runit/redis.run.j2", redis=redis)
     definition = ServiceDefinition("redis", run_script, Path(redis["log_directory"]),
                                    log_owner=redis["username"], log_group=redis.get("log_group"),
-                                   start_down=bool(redis.get("ha") or redis.get("start_down")))
+                                   start_down=bool(redis.get("ha") or redis.get("start_down")),
+                                   sv_timeout=redis.get("runit_sv_timeout"))
     return service_resources(context.layout, definition, context.section("logging"))
 
 
