@@ -27,42 +27,24 @@ sys.path.insert(0, str(ROOT))
 
 from builder.compile.builder_images import ensure_base  # noqa: E402
 from builder.definitions.loader import load_catalog  # noqa: E402
+from tests.integration.test_letsencrypt import (  # noqa: E402
+    ACME,
+    HOST,
+    LETSENCRYPT_RB,
+    PEBBLE_CONFIG,
+    PEBBLE_TLS,
+)
 
-HOST = "gitlab.example.test"
-ACME = "https://127.0.0.1:14000/dir"
 NAME = "e2e-letsencrypt"
-GITLAB_RB = f"""external_url 'https://{HOST}'
-letsencrypt['contact_emails'] = ['admin@example.test']
-letsencrypt['acme_staging_endpoint'] = '{ACME}'
-letsencrypt['acme_production_endpoint'] = '{ACME}'
-"""
-PEBBLE_CONFIG = {"pebble": {
-    "listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
-    "certificate": "/srv/pebble/cert.pem", "privateKey": "/srv/pebble/key.pem",
-    "httpPort": 80, "tlsPort": 5001, "ocspResponderURL": "",
-    "externalAccountBindingRequired": False}}
-#: a private CA for pebble's own TLS (Debian's pebble ships no certificate), trusted by
-#: gitlab-ctl through /etc/gitlab/trusted-certs
+GITLAB_RB = f"external_url 'https://{HOST}'\n" + LETSENCRYPT_RB
+#: pebble's TLS certificate from a private CA (Debian's pebble ships none), trusted by
+#: gitlab-ctl through /etc/gitlab/trusted-certs, as the integration test makes them
 SETUP = f"""set -e
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq && apt-get install -y -qq --no-install-recommends pebble openssl \
   ca-certificates curl >/dev/null
-mkdir -p /srv/pebble /etc/gitlab/trusted-certs && cd /srv/pebble
-openssl req -x509 -addext 'basicConstraints=critical,CA:TRUE' \
-  -addext 'keyUsage=critical,keyCertSign,cRLSign' -newkey rsa:2048 -nodes \
-  -keyout ca.key -out ca.pem -days 30 \
-  -subj '/CN=e2e test CA' 2>/dev/null
-openssl req -new -newkey rsa:2048 -nodes -keyout key.pem -out tls.csr -subj '/CN=127.0.0.1' \
-  2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext
-# the extensions Python 3.13's strict verification (the package's Python) asks of a chain
-printf 'basicConstraints=CA:FALSE\\nkeyUsage=critical,digitalSignature,keyEncipherment\\n' \
-  >> san.ext
-printf 'extendedKeyUsage=serverAuth\\nsubjectKeyIdentifier=hash\\nauthorityKeyIdentifier=keyid\\n' \
-  >> san.ext
-openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem \
-  -days 30 -extfile san.ext 2>/dev/null
-cp ca.pem /etc/gitlab/trusted-certs/e2e-test-ca.pem
+{PEBBLE_TLS}
+cd /srv/pebble
 printf %s "$CONFIG" > config.json && printf %s "$RB" > /etc/gitlab/gitlab.rb
 (PEBBLE_VA_NOSLEEP=1 setsid pebble -config config.json >/var/log/pebble.log 2>&1 &)
 for i in $(seq 50); do curl -s --cacert ca.pem {ACME} >/dev/null && exit 0; sleep 0.2; done

@@ -39,12 +39,12 @@ ACME = "https://127.0.0.1:14000/dir"
 CERT = f"/etc/gitlab/ssl/{HOST}.crt"
 KEY = f"/etc/gitlab/ssl/{HOST}.key"
 CRON_JOB = "/var/opt/gitlab/crond/letsencrypt-renew"
-GITLAB_RB = f"""external_url 'https://{HOST}'
-nginx['http2_enabled'] = false
-letsencrypt['contact_emails'] = ['admin@example.test']
+#: pebble as the ACME CA (bench/e2e_letsencrypt.py uses these too)
+LETSENCRYPT_RB = f"""letsencrypt['contact_emails'] = ['admin@example.test']
 letsencrypt['acme_staging_endpoint'] = '{ACME}'
 letsencrypt['acme_production_endpoint'] = '{ACME}'
 """
+GITLAB_RB = f"external_url 'https://{HOST}'\nnginx['http2_enabled'] = false\n" + LETSENCRYPT_RB
 PEBBLE_CONFIG = {"pebble": {
     "listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
     "certificate": "/srv/pebble/cert.pem", "privateKey": "/srv/pebble/key.pem",
