@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gitlab_ctl.engine.resources import Directory
+from gitlab_ctl.engine.resources import Directory, File
 from gitlab_ctl.services import common, prometheus
 from gitlab_ctl.services.base import Context, Service
+from gitlab_ctl.services.configcheck import ConfigCheck
 
 NOTIFY = (("restart", "alertmanager"),)
 #: the SMTP authentications whose user name and password Alertmanager is given
@@ -62,16 +63,28 @@ def configure(context: Context) -> list:
     alertmanager = settings(context)
     user = prometheus.account(context)[0]
     home = Path(alertmanager["home"])
+    # it holds the SMTP password
+    config = context.template(home / "alertmanager.yml", "alertmanager/alertmanager.yml.j2",
+                              owner=user, sensitive=True, notifies=NOTIFY,
+                              configuration=configuration(alertmanager))
     return [
         *prometheus.account_resources(context),
         Directory(home, owner=user, mode=0o750),
+        config_check(context, config).step(),  # before the file or the env dir changes
         *common.env_dir_resources(Path(alertmanager["env_directory"]),
                                   prometheus.go_env(context, alertmanager), NOTIFY),
-        # it holds the SMTP password
-        context.template(home / "alertmanager.yml", "alertmanager/alertmanager.yml.j2",
-                         owner=user, sensitive=True, notifies=NOTIFY,
-                         configuration=configuration(alertmanager)),
+        config,
     ]
+
+
+def config_check(context: Context, config: File) -> ConfigCheck:
+    """`amtool check-config` on a copy of alertmanager.yml: its schema, its routes'
+    receivers, and the templates it names (a template it cannot find is not an error).
+    The copy, with the SMTP password, lies in a directory only root can read."""
+    program = context.layout.embedded / "bin" / "amtool"
+    return ConfigCheck("alertmanager", program, (config,), config.path.parent,
+                       argv=lambda scratch: [str(program), "check-config",
+                                             str(scratch / config.path.name)])
 
 
 def supervise(context: Context) -> list:

@@ -8,13 +8,18 @@ run stops there, naming the file and quoting the program. Nothing was written, s
 is reloaded: the running service keeps its previous configuration, and a later restart
 starts with it.
 
-Which services have a check (see each service module): nginx (`nginx -t`) and PostgreSQL
+Which services have a check (see each service module): nginx (`nginx -t`), PostgreSQL
 (`postgres -C`, which parses postgresql.conf and what it includes, but not pg_hba.conf or
-pg_ident.conf). Gitaly has one too (`gitaly configuration validate`, reading config.toml on
-stdin), not used yet: no Gitaly build has been at hand to test it against. The others have
-none that reads a file without starting a server: Redis 7 (`redis-server --test-memory`
-tests RAM), Puma, Sidekiq, gitlab-workhorse and the registry; logrotate reads its config
-afresh on each rotation and is never reloaded.
+pg_ident.conf), Prometheus (`promtool check config --syntax-only` on prometheus.yml, and
+`promtool check rules` on the rules files, a second check on a copy of the rules
+directory) and Alertmanager (`amtool check-config`). omnibus-gitlab ships neither promtool
+nor amtool; the package builds them from the same sources as the programs they check, since
+neither server has a mode that only reads its configuration. Gitaly has one too (`gitaly
+configuration validate`, reading config.toml on stdin), not used yet: no Gitaly build has
+been at hand to test it against. The others have none that reads a file without starting a
+server: Redis 7 (`redis-server --test-memory` tests RAM), Puma, Sidekiq, gitlab-workhorse,
+the registry and the exporters; logrotate reads its config afresh on each rotation and is
+never reloaded.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ class ConfigCheck:
     """`argv(scratch)` checks the copy of `live_dir` at `scratch`; `copy_live` starts the
     copy from the live directory (for includes of files reconfigure does not write);
     `owner`/`group` must be able to read the copy when the program runs as them; `hint`
-    turns the program's output into advice."""
+    turns the program's output into advice; `name` tells apart two checks of one service
+    (the step is check[name], check[service] without one)."""
 
     service: str
     program: Path
@@ -51,6 +57,11 @@ class ConfigCheck:
     owner: str | None = None
     group: str | None = None
     hint: Callable[[str], str] = lambda output: ""
+    name: str = ""
+
+    @property
+    def step_id(self) -> str:
+        return f"check[{self.name or self.service}]"
 
     def changed(self) -> list[File]:
         return [file for file in self.files if file.content_differs()]
@@ -61,7 +72,7 @@ class ConfigCheck:
                 return None  # nothing new to check, or no program to check it with
             return [f"check the new configuration with {self.program.name}"]
 
-        return Step(f"check[{self.service}]", check, lambda run: self.run())
+        return Step(self.step_id, check, lambda run: self.run())
 
     def run(self) -> None:
         scratch = Path(tempfile.mkdtemp(prefix=f".{self.live_dir.name}.check-",
@@ -72,7 +83,7 @@ class ConfigCheck:
             result = subprocess.run(argv, capture_output=True, text=True, cwd="/",
                                     timeout=CHECK_TIMEOUT)
         except (OSError, subprocess.TimeoutExpired) as error:
-            raise ResourceError(f"check[{self.service}]", f"{' '.join(argv)} could not check "
+            raise ResourceError(self.step_id, f"{' '.join(argv)} could not check "
                                 f"the new configuration: {error}") from error
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -100,7 +111,7 @@ class ConfigCheck:
         names = ", ".join(str(file.path) for file in self.changed())
         hint = self.hint(output) or "correct gitlab.rb and run reconfigure again"
         return ResourceError(
-            f"check[{self.service}]",
+            self.step_id,
             f"{self.program.name} rejects the new configuration ({names}). Nothing was "
             f"written: {self.service} keeps its previous configuration. "
             f"{self.program.name} said:\n    {quoted}", hint=hint)

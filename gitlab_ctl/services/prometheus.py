@@ -14,16 +14,24 @@ from typing import Any
 
 import yaml
 
-from gitlab_ctl.engine.resources import Directory, Group, User
+from gitlab_ctl.engine.resources import Directory, File, Group, Step, User
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
 from gitlab_ctl.services import common, prometheus_scrape
 from gitlab_ctl.services.base import Context, Service
+from gitlab_ctl.services.configcheck import ConfigCheck
 
 #: prometheus.yml changed: Prometheus rereads it on HUP
 NOTIFY = (("hup", "prometheus"),)
 RULES_FILES = ("gitlab.rules", "node.rules")
 #: what Shellwords.shellescape leaves unescaped
 SHELL_SAFE = re.compile(r"([^A-Za-z0-9_\-.,:+/@\n])")
+#: promtool's words -> what to do about them
+PROMTOOL_HINTS = {
+    "field kubernetes_sd_configs not found": (
+        "this Prometheus is built without Kubernetes service discovery: set "
+        "prometheus['monitor_kubernetes'] = false and drop kubernetes_sd_configs from "
+        "prometheus['scrape_configs'], then run reconfigure again"),
+}
 
 
 def shellescape(value: Any) -> str:
@@ -128,15 +136,38 @@ def configure(context: Context) -> list:
     config = context.template(home / "prometheus.yml", "prometheus/prometheus.yml.j2",
                               owner=user, notifies=NOTIFY,
                               configuration=configuration(prometheus))
+    rules = tuple(context.template(rules_dir / name, f"prometheus/{name}.j2", owner=user,
+                                   notifies=NOTIFY) for name in RULES_FILES)
     return [
         *account_resources(context),
         Directory(home, owner=user, mode=0o750),
         Directory(rules_dir, owner=user, mode=0o750),
+        *config_checks(context, config, rules),  # before any file is replaced
         *common.env_dir_resources(Path(prometheus["env_directory"]),
                                   go_env(context, prometheus), (("restart", "prometheus"),)),
         config,
-        *[context.template(rules_dir / name, f"prometheus/{name}.j2", owner=user,
-                           notifies=NOTIFY) for name in RULES_FILES],
+        *rules,
+    ]
+
+
+def promtool_hint(output: str) -> str:
+    return next((hint for words, hint in PROMTOOL_HINTS.items() if words in output), "")
+
+
+def config_checks(context: Context, config: File, rules: tuple[File, ...]) -> list[Step]:
+    """promtool on copies of the new files: `check config --syntax-only` on prometheus.yml
+    (without it promtool would also read the rules and other files prometheus.yml names,
+    the live ones at their absolute paths, not the new ones), and `check rules` on a copy
+    of the rules directory, which may lie outside the home."""
+    program = context.layout.embedded / "bin" / "promtool"
+    return [
+        ConfigCheck("prometheus", program, (config,), config.path.parent, hint=promtool_hint,
+                    argv=lambda scratch: [str(program), "check", "config", "--syntax-only",
+                                          str(scratch / config.path.name)]).step(),
+        ConfigCheck("prometheus", program, rules, rules[0].path.parent, name="prometheus-rules",
+                    argv=lambda scratch: [str(program), "check", "rules",
+                                          *(str(scratch / file.path.name) for file in rules)]
+                    ).step(),
     ]
 
 

@@ -1,11 +1,14 @@
 """The monitoring services omnibus-gitlab runs by default, started by `gitlab-ctl reconfigure`
 with its default settings on a clean Debian 12 container, and checked for real: each exporter
 answers /metrics, Prometheus scrapes them ("up" in /api/v1/targets), Alertmanager is healthy,
-and a second reconfigure restarts nothing.
+and a second reconfigure restarts nothing. A configuration promtool or amtool refuses fails
+reconfigure, quoting the tool, and leaves the running program on its previous one.
 
 Said plainly: as in test_reconfigure.py, Debian's programs stand in for the package's builds:
 prometheus, prometheus-alertmanager and the node, redis and postgres exporters, linked into
-/opt/gitlab/embedded/bin under the names the run scripts use. Debian 12's builds are older
+/opt/gitlab/embedded/bin under the names the run scripts use, and Debian's promtool and
+amtool (from the same two packages) for the checks reconfigure runs before a new
+prometheus.yml, rules file or alertmanager.yml goes live. Debian 12's builds are older
 than the package's, so where one does not know a flag omnibus-gitlab passes, the test's
 gitlab.rb says so through settings (DEBIAN_LACKS); the run scripts are not changed.
 gitlab-exporter (a Ruby gem) and gitlab-kas are not Debian packages: reconfigure writes their
@@ -46,6 +49,8 @@ MONITORING_BINARIES = {
     "node_exporter": "/usr/bin/prometheus-node-exporter",
     "redis_exporter": "/usr/bin/prometheus-redis-exporter",
     "postgres_exporter": "/usr/bin/prometheus-postgres-exporter",
+    "promtool": "/usr/bin/promtool",
+    "amtool": "/usr/bin/amtool",
 }
 #: what omnibus-gitlab renders (and so does reconfigure) that Debian 12's builds do not know,
 #: switched off in gitlab.rb: postgres_exporter 0.11 has neither collector flag (both came in
@@ -188,3 +193,75 @@ def test_service_list_marks_them_enabled(host, first_run):
     for service in SERVICES:
         assert f"{service}*" in listed, listed
     assert sh(host, f"test -d {INSTALL_DIR}/sv/prometheus").returncode == 0
+
+
+#: a scrape job Prometheus refuses, as gitlab.rb would give it
+BAD_SCRAPE_JOB = ("prometheus['scrape_configs'] = [{ 'job_name' => 'broken', "
+                  "'scrape_interval' => 'often', "
+                  "'static_configs' => [{ 'targets' => ['localhost:9999'] }] }]")
+#: a route to a receiver alertmanager.yml does not define
+BAD_RECEIVER = "alertmanager['default_receiver'] = 'nobody-by-that-name'"
+
+
+def refused_run(host: str, line: str) -> tuple[str, subprocess.CompletedProcess]:
+    """Reconfigure with `line` added to gitlab.rb (removed again afterwards): its output."""
+    sh(host, "cp /etc/gitlab/gitlab.rb /tmp/gitlab.rb.good && echo \"$LINE\" >> "
+             "/etc/gitlab/gitlab.rb", env={"LINE": line})
+    try:
+        run = gitlab_ctl(host, "reconfigure", check=False)
+    finally:
+        sh(host, "cp /tmp/gitlab.rb.good /etc/gitlab/gitlab.rb")
+    return run.stdout + run.stderr, run
+
+
+def live_config(host: str, url: str, path: str) -> tuple[str, str]:
+    """The running program's configuration as it reports it, and the file's content."""
+    def answers() -> bool:
+        return curl(host, url, check=False).returncode == 0
+    poll(host, f"{url} answering", answers)
+    return curl(host, url).stdout, sh(host, f"cat {path}").stdout
+
+
+def test_the_first_configuration_was_checked_by_promtool_and_amtool(host, first_run):
+    for step in ("check[prometheus]", "check[prometheus-rules]", "check[alertmanager]"):
+        assert f"* {step}" in first_run.stdout, first_run.stdout
+
+
+def test_a_scrape_config_promtool_refuses_fails_and_prometheus_keeps_its_config(
+        host, first_run):
+    status_url = "http://localhost:9090/api/v1/status/config"
+    config_path = "/var/opt/gitlab/prometheus/prometheus.yml"
+    before_pid = pids(host)["prometheus"]
+    before = live_config(host, status_url, config_path)
+    output, run = refused_run(host, BAD_SCRAPE_JOB)
+    assert run.returncode != 0, output
+    assert "gitlab Reconfigured!" not in output
+    assert f"promtool rejects the new configuration ({config_path})" in output, output
+    assert "Nothing was written: prometheus keeps its previous configuration" in output
+    assert 'not a valid duration string: "often"' in output, output  # promtool's words
+    assert ".check-" not in output  # the scratch copy is never named, and it is gone
+    assert sh(host, "ls -a /var/opt/gitlab | grep -c check-", check=False).stdout.strip() == "0"
+    assert pids(host)["prometheus"] == before_pid
+    assert live_config(host, status_url, config_path) == before
+    # the next good run converges: nothing left half done
+    good = gitlab_ctl(host, "reconfigure")
+    assert "gitlab Reconfigured!" in good.stdout
+    assert pids(host)["prometheus"] == before_pid
+    assert live_config(host, status_url, config_path) == before
+
+
+def test_a_route_amtool_refuses_fails_and_alertmanager_keeps_its_config(host, first_run):
+    config_path = "/var/opt/gitlab/alertmanager/alertmanager.yml"
+    before_pid = pids(host)["alertmanager"]
+    before = live_config(host, "http://localhost:9093/api/v2/status", config_path)
+    output, run = refused_run(host, BAD_RECEIVER)
+    assert run.returncode != 0, output
+    assert "gitlab Reconfigured!" not in output
+    assert f"amtool rejects the new configuration ({config_path})" in output, output
+    assert 'undefined receiver "nobody-by-that-name" used in route' in output, output
+    assert pids(host)["alertmanager"] == before_pid
+    after = live_config(host, "http://localhost:9093/api/v2/status", config_path)
+    assert after[1] == before[1]
+    assert json.loads(after[0])["config"] == json.loads(before[0])["config"]
+    assert "gitlab Reconfigured!" in gitlab_ctl(host, "reconfigure").stdout
+    assert pids(host)["alertmanager"] == before_pid
