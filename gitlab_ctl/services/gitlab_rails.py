@@ -21,6 +21,7 @@ from gitlab_ctl.services import (
     gitlab_rails_smtp,
     gitlab_rails_yml,
     mailroom,
+    registry_database,
 )
 from gitlab_ctl.services.base import Context, Service, TemplateOptions
 
@@ -255,7 +256,7 @@ def configure(context: Context) -> list:
     return [*directories(context), *config_files(context), *secret_files(context),
             *gitlab_rails_smtp.resources(context),
             *common.env_dir_resources(env_dir, env(context), common.RAILS_NOTIFY),
-            *package_links(context)]
+            *package_links(context), *registry_database.backup_env_files(context)]
 
 
 #: Configuration only (Puma and Sidekiq run Rails); its after_start is the database

@@ -21,7 +21,7 @@ from gitlab_ctl.engine.resources import (
 )
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources, wants_up
 from gitlab_ctl.engine.sysctl import kernel_parameters
-from gitlab_ctl.services import postgresql_roles
+from gitlab_ctl.services import postgresql_roles, registry_database
 from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.services.configcheck import ConfigCheck
 
@@ -254,10 +254,15 @@ def supervise(context: Context) -> list:
 
 def after_start(context: Context) -> list:
     pg = context.section("postgresql")
-    psql = _as_postgres(context, "psql", "-h", pg["dir"], "-p", connect_port(context), "-d",
-                        "template1")
+    def psql(database: str) -> list[str]:
+        return _as_postgres(context, "psql", "-h", pg["dir"], "-p", connect_port(context),
+                            "-d", database)
+
     return [_wait_ready(context), *database_objects(context),
-            *postgresql_roles.role_passwords(context, lambda sql: query(context, sql), psql)]
+            *postgresql_roles.role_passwords(context, lambda sql: query(context, sql),
+                                             psql("template1")),
+            *registry_database.database_objects(
+                context, lambda sql, database: query(context, sql, database), psql)]
 
 
 def pending_restart(context: Context) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gitlab_ctl.engine.resources import Command, Directory, File, Group, User
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources
-from gitlab_ctl.services import common, registry_config
+from gitlab_ctl.services import common, registry_config, registry_database
 from gitlab_ctl.services.base import Context, Service
 
 NOTIFY = (("restart", "registry"),)
@@ -26,6 +26,7 @@ def settings(context: Context) -> dict:
     values = dict(context.section("registry"))
     if values.get("token_realm") is None:
         values["token_realm"] = str(context.attributes.get("external_url") or "").rstrip("/")
+    values["database"] = registry_database.database(context)
     return values
 
 
@@ -96,4 +97,5 @@ def supervise(context: Context) -> list:
     return service_resources(context.layout, definition, context.section("logging"))
 
 
-SERVICE = Service("registry", "registry", "embedded/bin/registry", configure, supervise)
+SERVICE = Service("registry", "registry", "embedded/bin/registry", configure, supervise,
+                  registry_database.migrations)

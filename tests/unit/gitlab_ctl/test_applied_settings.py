@@ -126,6 +126,11 @@ COMPANIONS[("gitlab_exporter", "elasticsearch_url")] = {"enable": True,
 # the gitlab-backup account is made only with gitlab_backup_cli['enable']
 COMPANIONS.update({("gitlab_backup_cli", key): {"enable": True}
                    for key in load_schema().keys("gitlab_backup_cli")})
+# the registry database's backup env files are written only on a backup_role node
+COMPANIONS.update({("gitlab_rails", key): {"backup_role": True} for key in (
+    "backup_registry_user", "backup_registry", "restore_registry_user")})
+PROBES[("gitlab_rails", "backup_registry")] = {"database_connection": {"host": "zz.example.test"}}
+PROBES[("postgresql", "registry")] = {"dbname": "zz_registry"}
 PROBES.update({("prometheus", "scrape_configs"): [{"job_name": "zz", "static_configs": []}],
                ("gitlab_exporter", "prometheus_scrape_scheme"): "https"})
 PROBES[("puma", "prometheus_scrape_scheme")] = "https"

@@ -136,12 +136,12 @@ def test_a_union_type_takes_either_form(tmp_path, value):
 
 def test_a_declared_but_unused_setting_still_warns(tmp_path, capsys):
     config = tmp_path / "gitlab.rb"
-    config.write_text("gitlab_rails['restore_registry_password'] = 'p'\n"
+    config.write_text("gitlab_rails['redis_queues_password'] = 'p'\n"
                       "mattermost['enable'] = true\n")
     assert main(["check-config", "--config", str(config)]) == 0
     err = capsys.readouterr().err
-    assert "gitlab_rails['restore_registry_password'] is not applicable here: a user of the " \
-        "container registry metadata database" in err
+    assert "gitlab_rails['redis_queues_password'] is not applicable here: Rails reads it " \
+        "only with cluster nodes" in err
     # every section has a status now: a service this gitlab-ctl does not run warns too
     assert ("mattermost['enable'] is not applicable here: Mattermost is not part of this "
             "package") in err

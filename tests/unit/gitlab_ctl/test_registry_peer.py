@@ -213,6 +213,8 @@ def test_every_applied_registry_key_changes_the_output(key):
         pytest.skip("enable decides whether the service runs, not what it writes")
     if key in ("uid", "gid"):
         pytest.skip("the account's ids: test_accounts.py checks they reach User and Group")
+    if key == "auto_migrate":
+        pytest.skip("whether reconfigure migrates: test_registry_database.py checks it")
     value = DISTINCT.get(key, "/peer/value-7")
     base = {**URL, "registry": {"notifications": [MINIMUM]}}
     changed = {**URL, "registry": {"notifications": [MINIMUM], key: value}}
