@@ -186,7 +186,9 @@ NOT_IN_FILES = {"enable", "dir", "username", "group", "home", "shell", "uid", "g
                 # checked in test_pg_runit_tail_peer.py: runit, sysctl, ~/.profile, roles
                 "ha", "user_path", "sql_user_password", "sql_superuser_password",
                 "sql_replication_password", "shmmax", "shmall", "semmsl", "semmns", "semopm",
-                "semmni"}
+                "semmni",
+                # checked in test_postgresql_bin.py: embedded/bin's links and the restart
+                "version", "auto_restart_on_version_change"}
 
 
 def applied_keys() -> list[str]:
