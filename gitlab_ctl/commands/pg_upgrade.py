@@ -24,22 +24,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gitlab_ctl.commands.pg_cluster import (
-    Cluster,
-    CommandFailed,
-    PGVersion,
-    checksum_flag,
-    default_version,
-    pg_upgrade_disabled,
-    supported_versions,
-    upgrade_artifact_exists,
-)
 from gitlab_ctl.commands.pg_upgrade_options import CLUSTER_OPTIONS
 from gitlab_ctl.config.attributes import resolve_attributes
 from gitlab_ctl.config.reader import read_config
 from gitlab_ctl.engine import control, runit
 from gitlab_ctl.errors import GitlabCtlError
 from gitlab_ctl.paths import Layout
+from gitlab_ctl.services.pg_cluster import (
+    Cluster,
+    CommandFailed,
+    PGVersion,
+    checksum_flag,
+    default_version,
+    link_programs,
+    pg_upgrade_disabled,
+    supported_versions,
+    unlinked_programs,
+    upgrade_artifact_exists,
+)
 
 Out = Callable[[str], None]
 #: kept running while the database is upgraded (omnibus-gitlab's maintenance_mode): the
@@ -136,27 +138,18 @@ class Upgrade:
 
     def create_links(self, version: PGVersion) -> bool:
         """embedded/bin/<program> -> embedded/postgresql/<major>/bin/<program>."""
-        bin_dir = self.cluster.bin_dir(version)
         try:
-            for program in sorted(bin_dir.iterdir()):
-                link = self.layout.embedded / "bin" / program.name
-                temporary = link.with_name(f".{program.name}.pg-upgrade")
-                temporary.unlink(missing_ok=True)
-                temporary.symlink_to(program)
-                temporary.replace(link)  # atomic: the link is never missing
+            link_programs(self.layout, version.major)
             ok = True
         except OSError as error:
-            self.err(f"Cannot link {bin_dir}: {error}")
+            self.err(f"Cannot link {self.cluster.bin_dir(version)}: {error}")
             ok = False
         return progress(self.out, "Symlink correct version of binaries", ok)
 
     def links_point_to(self, version: PGVersion) -> tuple[Path, Path] | None:
         """The first embedded/bin program not linked to `version`'s, or None."""
-        for program in sorted(self.cluster.bin_dir(version).glob("*")):
-            link = self.layout.embedded / "bin" / program.name
-            if not (link.is_symlink() and Path(link.readlink()) == program):
-                return link, program
-        return None
+        unlinked = unlinked_programs(self.layout, version.major)
+        return unlinked[0] if unlinked else None
 
     def maintenance_mode(self, enable: bool) -> None:
         """PgUpgradeExit every running service the upgrade does not manage or the deploy page needs;

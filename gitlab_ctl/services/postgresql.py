@@ -21,7 +21,7 @@ from gitlab_ctl.engine.resources import (
 )
 from gitlab_ctl.engine.runit import ServiceDefinition, service_resources, wants_up
 from gitlab_ctl.engine.sysctl import kernel_parameters
-from gitlab_ctl.services import postgresql_roles, registry_database
+from gitlab_ctl.services import postgresql_bin, postgresql_roles, registry_database
 from gitlab_ctl.services.base import Context, Service
 from gitlab_ctl.services.configcheck import ConfigCheck
 
@@ -131,6 +131,7 @@ def configure(context: Context) -> list:
                          notifies=notify, pg=pg),
     )
     return [
+        *postgresql_bin.binaries(context, lambda sql: query(context, sql)),  # before initdb
         Group(pg["group"], pg.get("gid")),
         User(pg["username"], pg["group"], home, pg["shell"], pg.get("uid")),
         Directory(Path(pg["dir"]), **owner, mode=0o2775),

@@ -185,3 +185,29 @@ def test_a_failed_pg_upgrade_puts_15_back(host, before):
     assert server(host) == before
     assert linked_major(host) == "15"
     assert sh(host, f"test ! -e {DATA}.17", check=False).returncode == 0
+
+
+def test_postgresql_version_relinks_embedded_bin_and_refuses_another_major(host, before):
+    """embedded/bin on 17 under a server of 15 (as a package upgrade whose default is 17
+    leaves it): postgresql['version'] = '15' links it back, and the server keeps running
+    (it already runs 15: no restart); '17' on data of 15 is refused, nothing changed."""
+    pid = f"head -1 {DATA}/postmaster.pid"
+    started = sh(host, pid).stdout.strip()
+    sh(host, f"for f in {PREFIX}/postgresql/17/bin/*; do ln -sf \"$f\" {PREFIX}/bin/; done")
+    assert linked_major(host) == "17"
+    rb = "/etc/gitlab/gitlab.rb"
+    sh(host, f"cp {rb} {rb}.orig && echo \"postgresql['version'] = '15'\" >> {rb}")
+    try:
+        pinned = gitlab_ctl(host, "reconfigure", check=False)
+        assert pinned.returncode == 0, pinned.stdout + pinned.stderr
+        assert "link[postgresql binaries of postgresql['version'] = 15]" in pinned.stdout
+        assert linked_major(host) == "15"
+        assert server(host) == before and sh(host, pid).stdout.strip() == started
+        sh(host, f"sed -i \"s/version'\\] = '15'/version'] = '17'/\" {rb}")
+        refused = gitlab_ctl(host, "reconfigure", check=False)
+        assert refused.returncode != 0
+        assert "postgresql['version']" in refused.stdout + refused.stderr
+        assert "pg-upgrade" in refused.stdout + refused.stderr
+        assert linked_major(host) == "15" and server(host) == before
+    finally:
+        sh(host, f"mv {rb}.orig {rb}")

@@ -21,11 +21,12 @@ from builder.definitions.loader import load_catalog
 from builder.formats import FORMATS
 from builder.formats.scripts import render_scripts
 from builder.package.version import PackageVersion
-from gitlab_ctl.commands import pg_cluster, pg_upgrade, pg_upgrade_options
-from gitlab_ctl.commands.pg_cluster import Cluster, PGVersion
+from gitlab_ctl.commands import pg_upgrade, pg_upgrade_options
 from gitlab_ctl.commands.table import COMMANDS, build_parser
 from gitlab_ctl.errors import GitlabCtlError
 from gitlab_ctl.paths import Layout
+from gitlab_ctl.services import pg_cluster
+from gitlab_ctl.services.pg_cluster import Cluster, PGVersion
 from tests.conftest import REPO
 
 

@@ -188,7 +188,9 @@ NOT_IN_FILES = {"enable", "dir", "username", "group", "home", "shell", "uid", "g
                 "sql_replication_password", "shmmax", "shmall", "semmsl", "semmns", "semopm",
                 "semmni",
                 # the registry's role and database: test_registry_database.py
-                "registry"}
+                "registry",
+                # checked in test_postgresql_bin.py: embedded/bin's links and the restart
+                "version", "auto_restart_on_version_change"}
 
 
 def applied_keys() -> list[str]:

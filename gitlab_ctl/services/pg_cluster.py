@@ -104,6 +104,32 @@ def default_version(layout: Layout) -> PGVersion | None:
     return versions[-1] if versions else None
 
 
+def major_bin_dir(layout: Layout, major: int) -> Path:
+    """embedded/postgresql/<major>/bin: the programs of one shipped major."""
+    return layout.embedded / "postgresql" / str(major) / "bin"
+
+
+def unlinked_programs(layout: Layout, major: int) -> list[tuple[Path, Path]]:
+    """(embedded/bin link, program) for each program of `major` its link does not point to."""
+    pairs = []
+    for program in sorted(major_bin_dir(layout, major).glob("*")):
+        link = layout.embedded / "bin" / program.name
+        if not (link.is_symlink() and Path(link.readlink()) == program):
+            pairs.append((link, program))
+    return pairs
+
+
+def link_programs(layout: Layout, major: int) -> None:
+    """embedded/bin/<program> -> embedded/postgresql/<major>/bin/<program>, each replaced
+    atomically so that a link is never missing; OSError when one cannot be made."""
+    for program in sorted(major_bin_dir(layout, major).iterdir()):
+        link = layout.embedded / "bin" / program.name
+        temporary = link.with_name(f".{program.name}.pg-upgrade")
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(program)
+        temporary.replace(link)
+
+
 def checksum_flag(checksums_enabled: bool, target: PGVersion) -> str:
     """initdb's flag so that the new cluster's data checksums match the old one's, which
     pg_upgrade requires: PostgreSQL 18 turned them on by default, and only 18 knows
@@ -137,7 +163,7 @@ class Cluster:
         return self.tmp_data_dir.with_name(f"{self.tmp_data_dir.name}.{major}")
 
     def bin_dir(self, version: PGVersion) -> Path:
-        return self.layout.embedded / "postgresql" / str(version.major) / "bin"
+        return major_bin_dir(self.layout, version.major)
 
     def run(self, argv: list[str], as_postgres: bool = True,
             env: dict[str, str] | None = None) -> str:
