@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gitlab_ctl.commands import container, maintenance, pg_upgrade, upgrade
-from gitlab_ctl.commands.backup_etc import backup_etc
-from gitlab_ctl.commands.letsencrypt_renew import renew_le_certs
+# container, pg_upgrade, backup_etc and letsencrypt_renew are imported by their handlers:
+# reconfigure, run on every change, does not pay for commands it does not run
+from gitlab_ctl.commands import maintenance, upgrade
 from gitlab_ctl.commands.pg_upgrade_options import add_arguments as pg_upgrade_arguments
 from gitlab_ctl.commands.reconfigure import Options, reconfigure, write_log
 from gitlab_ctl.config.attributes import resolve_attributes
@@ -200,6 +200,8 @@ def _reconfigure_command(args: argparse.Namespace, layout: Layout) -> int:
 
 
 def _renew_le_certs_command(args: argparse.Namespace, layout: Layout) -> int:
+    from gitlab_ctl.commands.letsencrypt_renew import renew_le_certs
+
     return renew_le_certs(layout, out)
 
 
@@ -248,6 +250,8 @@ def _backup_etc_arguments(parser: argparse.ArgumentParser, layout: Layout) -> No
 
 
 def _backup_etc_command(args: argparse.Namespace, layout: Layout) -> int:
+    from gitlab_ctl.commands.backup_etc import backup_etc
+
     backup_etc(layout, out, args.backup_path, args.delete_old_backups)
     return 0
 
@@ -327,9 +331,24 @@ def _container_run_arguments(parser: argparse.ArgumentParser, layout: Layout) ->
 
 
 def _container_run_command(args: argparse.Namespace, layout: Layout) -> int:
+    from gitlab_ctl.commands import container
+
     return container.container_run(layout, out, lambda: run_reconfigure(layout,
                                                                       layout.config_file),
                                    svwait=svwait())
+
+
+def _pg_upgrade_command(args: argparse.Namespace, layout: Layout) -> int:
+    from gitlab_ctl.commands import pg_upgrade
+
+    return pg_upgrade.pg_upgrade(layout, args, out,
+                                 lambda: run_reconfigure(layout, layout.config_file), svwait())
+
+
+def _revert_pg_upgrade_command(args: argparse.Namespace, layout: Layout) -> int:
+    from gitlab_ctl.commands import pg_upgrade
+
+    return pg_upgrade.revert_pg_upgrade(layout, args, out, svwait())
 
 
 def _help_command(args: argparse.Namespace, layout: Layout) -> int:
@@ -372,12 +391,9 @@ COMMANDS: dict[str, tuple[str, Arguments, Handler]] = {
                        _renew_le_certs_command),
     "pg-upgrade": ("upgrade the bundled PostgreSQL's data to another major (pg_upgrade), "
                    "keeping the old data for revert-pg-upgrade", pg_upgrade_arguments,
-                   lambda args, layout: pg_upgrade.pg_upgrade(
-                       layout, args, out, lambda: run_reconfigure(layout, layout.config_file),
-                       svwait())),
+                   _pg_upgrade_command),
     "revert-pg-upgrade": ("go back to the PostgreSQL major and data from before pg-upgrade",
-                          pg_upgrade_arguments, lambda args, layout:
-                          pg_upgrade.revert_pg_upgrade(layout, args, out, svwait())),
+                          pg_upgrade_arguments, _revert_pg_upgrade_command),
     "help": ("show this help", _no_arguments, _help_command),
 }
 
