@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from builder.compile.builder_images import ensure_base
 from builder.definitions.loader import load_catalog
-from tests.integration import test_reconfigure as runtime
+from tests.integration import runtime_host as runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 CTL = "/opt/gitlab/bin/gitlab-ctl"

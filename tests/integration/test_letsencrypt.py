@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from tests.integration.test_reconfigure import (
+from tests.integration.runtime_host import (
     build_runtime_image,
     docker,
     gitlab_ctl,

@@ -24,7 +24,7 @@ import pytest
 from builder.compile.builder_images import ensure_base, image_exists
 from builder.definitions.loader import load_catalog
 from tests.conftest import REPO
-from tests.integration.test_reconfigure import (
+from tests.integration.runtime_host import (
     INSTALL_DIR,
     PREFIX,
     docker,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_reconfigure import (
+from tests.integration.runtime_host import (
     docker,
     gitlab_ctl,
     install_tree,

@@ -26,7 +26,7 @@ import time
 import pytest
 
 from builder.compile.builder_images import image_exists
-from tests.integration.test_reconfigure import (
+from tests.integration.runtime_host import (
     INSTALL_DIR,
     PREFIX,
     build_runtime_image,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_reconfigure import (
+from tests.integration.runtime_host import (
     INSTALL_DIR,
     docker,
     gitlab_ctl,
