@@ -67,12 +67,16 @@ def expired_letsencrypt_certificate(path: str, now: float | None = None) -> bool
     return bool(LETSENCRYPT_ISSUER.search(fields.get("issuer", ""))) and expired
 
 
+def https_by_nginx(attributes: Mapping[str, Any]) -> bool:
+    """An https external_url that this node's nginx serves over TLS."""
+    rails, nginx = attributes["gitlab_rails"], attributes.get("nginx") or {}
+    return bool(rails.get("gitlab_https")) and nginx.get("enable") is not False \
+        and nginx.get("listen_https") is not False
+
+
 def should_auto_enable(attributes: Mapping[str, Any], auto_enabled: bool,
                        now: float | None = None) -> bool:
-    rails, nginx = attributes["gitlab_rails"], attributes.get("nginx") or {}
-    if not rails.get("gitlab_https") or nginx.get("enable") is False:
-        return False
-    if nginx.get("listen_https") is False:
+    if not https_by_nginx(attributes):
         return False
     crt, key = certificate_paths(attributes)
     present = Path(crt).exists() or Path(key).exists()
@@ -108,8 +112,11 @@ def resolve(attributes: dict[str, Any], settings: Mapping[str, Any],
     letsencrypt = attributes.setdefault("letsencrypt", {})
     host = attributes["gitlab_rails"].get("gitlab_host")
     if letsencrypt.get("enable") is None:
-        remembered = stored_auto_enabled() if auto_enabled is None else auto_enabled
-        letsencrypt["enable"] = bool(host) and should_auto_enable(attributes, remembered)
+        # gitlab-secrets.json is read only where it can matter: an https URL nginx serves
+        served = bool(host) and https_by_nginx(attributes)
+        remembered = served and (stored_auto_enabled() if auto_enabled is None
+                                 else auto_enabled)
+        letsencrypt["enable"] = served and should_auto_enable(attributes, remembered)
         letsencrypt["auto_enabled"] = letsencrypt["enable"]
     if not letsencrypt["enable"] or not host or (attributes.get("nginx") or {}).get(
             "enable") is False:
@@ -128,11 +135,8 @@ def resolve(attributes: dict[str, Any], settings: Mapping[str, Any],
 def refuse_missing_certificate(attributes: Mapping[str, Any], where: str) -> None:
     """letsencrypt['enable'] = false, an https external_url and neither file: nginx could
     not start, so refuse before anything changes, naming the files to provide."""
-    rails, nginx = attributes["gitlab_rails"], attributes.get("nginx") or {}
-    if (attributes.get("letsencrypt") or {}).get("enable") is not False:
-        return
-    if not rails.get("gitlab_https") or nginx.get("enable") is False \
-            or nginx.get("listen_https") is False:
+    if (attributes.get("letsencrypt") or {}).get("enable") is not False \
+            or not https_by_nginx(attributes):
         return
     crt, key = certificate_paths(attributes)
     missing = [path for path in (crt, key) if not Path(path).exists()]
