@@ -23,7 +23,7 @@ from gitlab_ctl.config.secrets import (
     writes_secrets_file,
 )
 from gitlab_ctl.config.validation import validate
-from gitlab_ctl.engine import runit
+from gitlab_ctl.engine import reload, runit
 from gitlab_ctl.engine.resources import Directory, File, ResourceError, Run, converge
 from gitlab_ctl.paths import Layout
 from gitlab_ctl.services import SERVICES, gitlab_rails_migrations
@@ -126,7 +126,13 @@ def deliver_notifications(context: Context, run: Run, svwait: int) -> None:
         run.report(f"* runit_service[{service}{suffix}] action {command}")
         if run.dry_run:
             continue
-        result = runit.sv(layout, command, service + suffix, wait=svwait)
+        waits = command == "hup" and not suffix and service in SERVICES \
+            and SERVICES[service].hup_replaces_workers
+        if waits:
+            result, late = reload.hup_and_wait(layout, service)
+            run.warnings += [late] if late else []
+        else:
+            result = runit.sv(layout, command, service + suffix, wait=svwait)
         if result.returncode != 0:
             run.warnings.append(f"{service}{suffix}: `sv {command}` said: "
                                 f"{(result.stdout + result.stderr).strip()}")

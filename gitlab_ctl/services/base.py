@@ -117,6 +117,8 @@ class Service:
     after_start: Callable[[Context], list] = lambda context: []
     #: warnings to give after the service was sent a changed configuration (HUP or restart)
     after_reload: Callable[[Context], list[str]] = lambda context: []
+    #: a HUP makes its master start new workers (nginx): reconfigure waits for them
+    hup_replaces_workers: bool = False
 
     def runit_resources(self, context: Context) -> list:
         """The runit service directory's resources; none for configuration-only services.

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitlab_ctl.engine import runit
+from gitlab_ctl.engine import reload, runit
 from gitlab_ctl.engine.resources import Absent, Directory, File, ResourceError, Skip
 from gitlab_ctl.paths import Layout
 from gitlab_ctl.services.base import Context
@@ -334,9 +334,12 @@ def replace_checked(resource: LetsEncryptCertificate, crt_text: str, key_text: s
                             f"one is back in {cert.crt} and nginx was not reloaded. nginx "
                             f"said:\n    {refused}", hint="see nginx's message above")
     if runit.is_running(layout, "nginx"):
-        result = runit.sv(layout, "hup", "nginx")
+        result, late = reload.hup_and_wait(layout, "nginx")
         if result.returncode != 0:
             raise ResourceError(what, f"`sv hup nginx` said: {result.stdout.strip()}")
+        if late:
+            raise ResourceError(what, late, hint="nginx -t accepted the configuration; "
+                                "nginx's log says why it did not reload")
 
 
 def obtain(resource: LetsEncryptCertificate, what: str) -> None:

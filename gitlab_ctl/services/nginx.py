@@ -112,4 +112,4 @@ def supervise(context: Context) -> list:
 
 
 SERVICE = Service("nginx", "nginx", "embedded/sbin/nginx", configure, supervise,
-                  after_start=letsencrypt.after_nginx)
+                  after_start=letsencrypt.after_nginx, hup_replaces_workers=True)

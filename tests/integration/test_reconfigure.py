@@ -131,9 +131,19 @@ def test_dry_run_prints_the_diff_and_changes_nothing(host, first_run):
     assert "-  keepalive_timeout 65;" in run.stdout
     assert "runit_service[nginx] action hup" in run.stdout
     assert sh(host, "cat /var/opt/gitlab/nginx/conf/nginx.conf").stdout == conf
+    workers = nginx_workers(host)
     applied = gitlab_ctl(host, "reconfigure")
     assert "keepalive_timeout 30;" in sh(host, "cat /var/opt/gitlab/nginx/conf/nginx.conf").stdout
     assert "runit_service[nginx] action hup" in applied.stdout
+    # reconfigure returns once nginx serves the new configuration: none of the old
+    # workers is left to answer with the old one
+    reloaded = nginx_workers(host)
+    assert reloaded and not reloaded & workers
+
+
+def nginx_workers(container: str) -> set[str]:
+    master = pids(container)["nginx"]
+    return set(sh(container, f"cat /proc/{master}/task/*/children").stdout.split())
 
 
 def test_stop_and_start_one_service(host, first_run):
