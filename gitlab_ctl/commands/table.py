@@ -20,7 +20,7 @@ from pathlib import Path
 
 # container, pg_upgrade, backup_etc and letsencrypt_renew are imported by their handlers:
 # reconfigure, run on every change, does not pay for commands it does not run
-from gitlab_ctl.commands import maintenance, upgrade
+from gitlab_ctl.commands import maintenance, registry_ops, upgrade
 from gitlab_ctl.commands.pg_upgrade_options import add_arguments as pg_upgrade_arguments
 from gitlab_ctl.commands.reconfigure import Options, reconfigure, write_log
 from gitlab_ctl.config.attributes import resolve_attributes
@@ -394,6 +394,7 @@ COMMANDS: dict[str, tuple[str, Arguments, Handler]] = {
                    _pg_upgrade_command),
     "revert-pg-upgrade": ("go back to the PostgreSQL major and data from before pg-upgrade",
                           pg_upgrade_arguments, _revert_pg_upgrade_command),
+    **registry_ops.COMMANDS,
     "help": ("show this help", _no_arguments, _help_command),
 }
 

@@ -11,8 +11,8 @@ from gitlab_ctl.errors import GitlabCtlError, error_lines
 from tests.unit.gitlab_ctl.test_gitlab_ctl_layers import modules
 
 #: Not errors: signals a caller answers (a check that cannot decide yet, Ctrl-C in cleanse,
-#: pg-upgrade ending early with omnibus-gitlab's exit code).
-SIGNALS = {"Skip", "CleanseCancelled", "PgUpgradeExit"}
+#: pg-upgrade ending early with omnibus-gitlab's exit code, registry-database's --help).
+SIGNALS = {"Skip", "CleanseCancelled", "PgUpgradeExit", "HelpRequested"}
 
 
 def exception_classes() -> dict[str, type]:
