@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from gitlab_ctl.commands.table import COMMANDS, NO_ROOT, build_parser
+from gitlab_ctl.commands.unshipped import ANY_ARGUMENTS
 from gitlab_ctl.errors import GitlabCtlError, print_error
 from gitlab_ctl.paths import Layout
 
@@ -28,7 +29,12 @@ def dispatch(args: argparse.Namespace, layout: Layout) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     layout = Layout.from_environ()
-    args = build_parser(layout).parse_args(argv)
+    parser = build_parser(layout)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # only the commands this package does not ship take any argument
+        if args.verb not in ANY_ARGUMENTS:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.arguments = [*args.arguments, *unknown]
     if args.verb not in NO_ROOT and os.geteuid() != 0:
         print("This command must be executed as root user", file=sys.stderr)
         return 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import time
@@ -20,7 +19,17 @@ from pathlib import Path
 
 # container, pg_upgrade, backup_etc and letsencrypt_renew are imported by their handlers:
 # reconfigure, run on every change, does not pay for commands it does not run
-from gitlab_ctl.commands import maintenance, registry_ops, upgrade
+from gitlab_ctl.commands import (
+    completion,
+    database_ops,
+    maintenance,
+    ops,
+    registry_ops,
+    unshipped,
+    upgrade,
+)
+from gitlab_ctl.commands.categories import help_text
+from gitlab_ctl.commands.console import out, svwait
 from gitlab_ctl.commands.pg_upgrade_options import add_arguments as pg_upgrade_arguments
 from gitlab_ctl.commands.reconfigure import Options, reconfigure, write_log
 from gitlab_ctl.config.attributes import resolve_attributes
@@ -36,7 +45,8 @@ from gitlab_ctl.services.base import Context
 Handler = Callable[[argparse.Namespace, Layout], int]
 Arguments = Callable[[argparse.ArgumentParser, Layout], None]
 #: Commands that neither need root nor change the host.
-NO_ROOT = {"show-config", "check-config", "diff-config", "upgrade-check", "help"}
+NO_ROOT = {"show-config", "check-config", "diff-config", "upgrade-check", "help",
+           *completion.NO_ROOT, *database_ops.NO_ROOT, *unshipped.COMMANDS}
 
 SERVICE_HELP = {
     "status": "show each service's state (omnibus-gitlab's format); exit code = services down",
@@ -46,14 +56,6 @@ SERVICE_HELP = {
     "usr1": "send USR1", "usr2": "send USR2",
     "tail": "follow the logs of a service, or all, under /var/log/gitlab",
 }
-
-
-def out(line: str) -> None:
-    print(line, flush=True)
-
-
-def svwait() -> int:
-    return int(os.environ.get("SVWAIT", "30"))
 
 
 # --- config commands -------------------------------------------------------------------
@@ -351,6 +353,11 @@ def _revert_pg_upgrade_command(args: argparse.Namespace, layout: Layout) -> int:
     return pg_upgrade.revert_pg_upgrade(layout, args, out, svwait())
 
 
+def _completion_command(args: argparse.Namespace, layout: Layout) -> int:
+    print(completion.completion_script(COMMANDS, layout), end="")
+    return 0
+
+
 def _help_command(args: argparse.Namespace, layout: Layout) -> int:
     build_parser(layout).print_help()
     return 0
@@ -396,15 +403,22 @@ COMMANDS: dict[str, tuple[str, Arguments, Handler]] = {
                           pg_upgrade_arguments, _revert_pg_upgrade_command),
     **registry_ops.COMMANDS,
     "help": ("show this help", _no_arguments, _help_command),
+    **ops.COMMANDS,
+    **database_ops.COMMANDS,
+    "completion": (completion.HELP, completion.add_arguments, _completion_command),
+    **unshipped.COMMANDS,
 }
 
 
 def build_parser(layout: Layout) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gitlab-ctl", description="Configure and control an all-in-one GitLab "
-        "installation. 'gitlab-ctl COMMAND --help' explains a command.")
-    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
+        "installation. 'gitlab-ctl COMMAND --help' explains a command.",
+        epilog=help_text({verb: entry[0] for verb, entry in COMMANDS.items()}).lstrip("\n"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True,
+                                  help="one of the commands below, by category")
     for verb, (text, add_arguments, _handler) in COMMANDS.items():
-        sub = verbs.add_parser(verb, help=text, description=text)
+        sub = verbs.add_parser(verb, description=text)
         add_arguments(sub, layout)
     return parser

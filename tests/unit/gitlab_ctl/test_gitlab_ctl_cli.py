@@ -45,7 +45,7 @@ def test_help_lists_every_command(capsys):
     assert done.value.code == 0
     text = capsys.readouterr().out
     for verb in COMMANDS:
-        assert re.search(rf"^    {re.escape(verb)}\b", text, re.MULTILINE), verb
+        assert re.search(rf"^  {re.escape(verb)}\b", text, re.MULTILINE), verb
     for verb in ("diff-config", "backup-etc", "cleanse", "upgrade", "upgrade-check",
                  "service-list", "restart-except", "reconfigure", "status", "tail"):
         assert verb in COMMANDS
