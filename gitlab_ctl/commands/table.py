@@ -20,6 +20,7 @@ from pathlib import Path
 # container, pg_upgrade, backup_etc and letsencrypt_renew are imported by their handlers:
 # reconfigure, run on every change, does not pay for commands it does not run
 from gitlab_ctl.commands import (
+    check_removals,
     completion,
     database_ops,
     maintenance,
@@ -74,6 +75,7 @@ def _check_config_arguments(parser: argparse.ArgumentParser, layout: Layout) -> 
     _config_argument(parser, DEFAULT_CONFIG)
     parser.add_argument("--strict", action="store_true",
                         help="fail (exit 1) on warnings too, e.g. a setting that has no effect")
+    check_removals.add_arguments(parser)
 
 
 #: Settings that hold a file mode or umask (backup_archive_permissions, listen_umask): an
@@ -94,6 +96,11 @@ def octal_modes(value: object, key: str = "") -> object:
 
 
 def _config_command(args: argparse.Namespace, layout: Layout) -> int:
+    if args.verb == "check-config" and args.version is not None:
+        return check_removals.check_removals(args, layout)  # only that, as omnibus-gitlab
+    if getattr(args, "no_fail", False):
+        raise GitlabCtlError("--no-fail", "applies to --version only",
+                             hint="add --version=MAJOR.MINOR", exit_code=2)
     settings, lines = read_config(args.config)
     attributes = resolve_attributes(settings)
     warnings = validate(attributes, settings, lines, args.config)
@@ -370,7 +377,8 @@ COMMANDS: dict[str, tuple[str, Arguments, Handler]] = {
     "show-config": ("print the settings reconfigure would use (defaults, the config file, "
                     "what external_url implies), as JSON", _any_config, _config_command),
     "check-config": ("check the config file; exit 2 naming the bad line (an unknown key "
-                     "too), 1 on warnings with --strict", _check_config_arguments,
+                     "too), 1 on warnings with --strict; with --version VER: exit 1 on "
+                     "settings removed in VER or before", _check_config_arguments,
                      _config_command),
     "diff-config": ("show how gitlab.rb differs from this package's gitlab.rb.template",
                     _diff_config_arguments, _diff_config_command),

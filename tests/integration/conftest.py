@@ -4,9 +4,11 @@ they hold, and what is Debian's rather than the package's own build)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,25 +47,53 @@ def definitions_root(path: Path) -> Root:
     return root
 
 
+@dataclass(frozen=True)
+class LifecycleBuild:
+    """The lifecycle project built once (every software in its builder container): its
+    definitions root and artifact cache, from which `package` makes more versions fast."""
+    base: Path
+    root: Path
+    cache: Path
+
+    def package(self, version: str, package_format: str, out: Path) -> Path:
+        """Package the built artifacts as `version` (MAJOR.MINOR.PATCH) into `out`."""
+        project = self.root / "projects" / f"{LIFECYCLE_PROJECT}.yml"
+        text, count = VERSION_LINE.subn(f"\nversion: {{value: {version}}}\n",
+                                        project.read_text(), count=1)
+        assert count == 1, "the project's version line moved"
+        project.write_text(text)
+        omnibus(self.root, self.cache, "package", LIFECYCLE_PROJECT, "--format",
+                package_format, "--out", str(out))
+        found = sorted(out.glob(f"{LIFECYCLE_PROJECT}[_-]{version}-*"
+                                f"{'.deb' if package_format == 'deb' else '.rpm'}"))
+        assert len(found) == 1, sorted(p.name for p in out.iterdir())
+        return found[0]
+
+
+VERSION_LINE = re.compile(r"\nversion: \{value: [^}]*\}\n")
+
+
 @pytest.fixture(scope="session")
-def lifecycle_packages(tmp_path_factory) -> dict[str, Path]:
-    """1.0.0 built (every software in its builder container), 1.1.0 packaged from the same
-    artifacts."""
+def lifecycle_build(tmp_path_factory) -> LifecycleBuild:
+    """1.0.0 built, its deb in base/v1 (lifecycle_packages' "old")."""
     base = tmp_path_factory.mktemp("lifecycle")
     root = definitions_root(base / "defs")
     cache = base / "cache"
+    text = (root.path / "projects" / f"{LIFECYCLE_PROJECT}.yml").read_text()
+    assert "\nversion: {value: 1.0.0}\n" in text
     omnibus(root.path, cache, "build", LIFECYCLE_PROJECT, "--format", "deb", "--out",
             str(base / "v1"))
-    project = root.path / "projects" / f"{LIFECYCLE_PROJECT}.yml"
-    text = project.read_text()
-    assert "\nversion: {value: 1.0.0}\n" in text
-    project.write_text(text.replace("\nversion: {value: 1.0.0}\n", "\nversion: {value: 1.1.0}\n"))
-    omnibus(root.path, cache, "package", LIFECYCLE_PROJECT, "--format", "deb", "--out",
-            str(base / "v2"))
+    return LifecycleBuild(base, root.path, cache)
+
+
+@pytest.fixture(scope="session")
+def lifecycle_packages(lifecycle_build) -> dict[str, Path]:
+    """1.0.0 built (every software in its builder container), 1.1.0 packaged from the same
+    artifacts."""
+    base = lifecycle_build.base
     found = {"old": base / "v1" / f"{LIFECYCLE_PROJECT}_{OLD}_amd64.deb",
-             "new": base / "v2" / f"{LIFECYCLE_PROJECT}_{NEW}_amd64.deb"}
+             "new": lifecycle_build.package("1.1.0", "deb", base / "v2")}
+    assert found["new"] == base / "v2" / f"{LIFECYCLE_PROJECT}_{NEW}_amd64.deb"
     for package in found.values():
         assert package.is_file(), sorted(p.name for p in package.parent.iterdir())
     return found
-
-

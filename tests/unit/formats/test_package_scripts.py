@@ -158,3 +158,69 @@ def test_a_package_without_python_compiles_nothing(project, tmp_path):
     install_dir.mkdir(parents=True)
     result = compile_caches(project, tmp_path, "deb", "postinst", install_dir)
     assert result.returncode == 0 and result.stdout == ""
+
+
+#: A stand-in for the installed gitlab-ctl: logs its arguments; `check-config --version`
+#: exits CHECK_EXIT; its --help says --no-fail only when NEW is set (a current gitlab-ctl).
+FAKE_CTL = """#!/bin/sh
+echo "$*" >> "$(dirname "$0")/calls"
+case "$1 $2" in
+  "check-config --help") echo "usage: gitlab-ctl check-config [--strict]"
+                         [ -z "$NEW" ] || echo "  -n, --no-fail"; exit 0 ;;
+  check-config*) echo "* gitlab.rb:2: git_data_dirs was removed"; exit "$CHECK_EXIT" ;;
+esac
+"""
+
+
+def preinst_with_ctl(project, tmp_path: Path, package_format: str, args: tuple[str, ...],
+                     env: dict[str, str], monkeypatch
+                     ) -> tuple[subprocess.CompletedProcess, list[str]]:
+    ctl = tmp_path / "opt" / "gitlab" / "bin" / "gitlab-ctl"
+    ctl.parent.mkdir(parents=True)
+    ctl.write_text(FAKE_CTL)
+    ctl.chmod(0o755)
+    (ctl.parent / "calls").touch()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = run_preinst(project, tmp_path, package_format, "17.4.0", *args)
+    return result, (ctl.parent / "calls").read_text().splitlines()
+
+
+UPGRADES = [("deb", ("upgrade", "17.4.0-ce.0")), ("rpm", ("2",))]
+
+
+@pytest.mark.parametrize(("package_format", "args"), UPGRADES)
+def test_removed_settings_stop_the_upgrade_before_the_backup(project, tmp_path, monkeypatch,
+                                                             package_format, args):
+    result, calls = preinst_with_ctl(project, tmp_path, package_format, args,
+                                     {"NEW": "1", "CHECK_EXIT": "1"}, monkeypatch)
+    assert result.returncode == 1
+    assert "* gitlab.rb:2: git_data_dirs was removed" in result.stdout
+    assert "gitlab.rb needs changes before 17.5.0 (above): the upgrade was stopped. " \
+        "Nothing was changed." in result.stdout
+    assert calls == ["check-config --help", "check-config --version=17.5"]  # no backup-etc
+
+
+@pytest.mark.parametrize(("package_format", "args"), UPGRADES)
+def test_a_clean_config_goes_on_to_the_backup(project, tmp_path, monkeypatch, package_format, args):
+    result, calls = preinst_with_ctl(project, tmp_path, package_format, args,
+                                     {"NEW": "1", "CHECK_EXIT": "0"}, monkeypatch)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert calls == ["check-config --help", "check-config --version=17.5",
+                     "backup-etc --no-delete-old-backups"]
+
+
+def test_a_gitlab_ctl_without_check_config_version_is_skipped_and_said(project, tmp_path,
+                                                                     monkeypatch):
+    result, calls = preinst_with_ctl(project, tmp_path, "deb", ("upgrade", "17.4.0-ce.0"),
+                                     {"CHECK_EXIT": "1"}, monkeypatch)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "The installed gitlab-ctl has no 'check-config --version': skipped checking " \
+        "gitlab.rb for settings removed in 17.5." in result.stdout
+    assert calls == ["check-config --help", "backup-etc --no-delete-old-backups"]
+
+
+def test_a_first_install_runs_no_config_check(project, tmp_path, monkeypatch):
+    result, calls = preinst_with_ctl(project, tmp_path, "deb", ("install",),
+                                     {"NEW": "1", "CHECK_EXIT": "1"}, monkeypatch)
+    assert result.returncode == 0 and calls == []
