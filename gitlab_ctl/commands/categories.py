@@ -59,9 +59,10 @@ def help_text(verbs: Mapping[str, str], column: int = 28, width: int = 100) -> s
         lines += ["", f"{heading}:"]
         for verb, text in entries:
             wrapped = textwrap.wrap(text, width - column)
-            first = f"  {verb}".ljust(column)
-            if len(first) > column - 2:  # no room for a gap: the help goes below
-                lines.append(first.rstrip())
+            name = f"  {verb}"
+            first = name.ljust(column)
+            if len(name) > column - 2:  # no room for a gap: the help goes below
+                lines.append(name)
                 first = " " * column
             lines.append(first + wrapped[0])
             lines += [" " * column + line for line in wrapped[1:]]
