@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,24 @@ def lifecycle_packages(tmp_path_factory) -> dict[str, Path]:
     return found
 
 
+
+
+@pytest.fixture(scope="session")
+def images(lifecycle_packages):
+    """Images of 1.0.0 and 1.1.0, each made from its .deb (shared by the image tests)."""
+    from tests.integration.image_helpers import docker
+
+    suffix = uuid.uuid4().hex[:8]
+    tags = {}
+    try:
+        for which in ("old", "new"):
+            tag = f"omnibus-image-test:{which}-{suffix}"
+            made = subprocess.run([str(OMNIBUS), "image", "package", LIFECYCLE_PROJECT,
+                                   str(lifecycle_packages[which]), "--tag", tag, "--root",
+                                   str(REPO)], capture_output=True, text=True, timeout=1800)
+            assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-3000:]
+            tags[which] = tag
+        yield tags
+    finally:
+        for tag in tags.values():
+            docker("rmi", "-f", tag, check=False)
