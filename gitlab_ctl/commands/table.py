@@ -322,6 +322,9 @@ def _restart_except_command(args: argparse.Namespace, layout: Layout) -> int:
 
 
 def _container_run_arguments(parser: argparse.ArgumentParser, layout: Layout) -> None:
+    parser.add_argument("--update-permissions", action="store_true",
+                        help="only give the data and log volumes back to the service "
+                        "accounts (the image's update-permissions), then exit")
     parser.epilog = (
         f"Creates {layout.config_file} from the template when the volume has none, applies "
         "GITLAB_OMNIBUS_CONFIG after it, runs reconfigure (with the upgrade checks and a "
@@ -331,8 +334,11 @@ def _container_run_arguments(parser: argparse.ArgumentParser, layout: Layout) ->
 
 
 def _container_run_command(args: argparse.Namespace, layout: Layout) -> int:
-    from gitlab_ctl.commands import container
+    from gitlab_ctl.commands import container, container_steps
 
+    if args.update_permissions:
+        container_steps.update_permissions(layout, out)
+        return 0
     return container.container_run(layout, out, lambda: run_reconfigure(layout,
                                                                       layout.config_file),
                                    svwait=svwait())

@@ -72,3 +72,16 @@ def stop(container: str) -> tuple[int, str]:
     logs = docker("logs", container).stdout
     docker("rm", container)
     return code, logs
+
+
+def wait_running(container: str, timeout: float = 300) -> str:
+    """Healthy, and container-run past its start steps (post script, pg-upgrade check); its
+    logs so far."""
+    wait_healthy(container, timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        logs = docker("logs", container).stdout
+        if "GitLab is running" in logs:
+            return logs
+        time.sleep(1)
+    raise AssertionError(f"{container[:12]} never said it runs:\n{logs[-4000:]}")

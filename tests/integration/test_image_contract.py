@@ -26,7 +26,7 @@ from tests.integration.image_helpers import (
     start,
     stop,
     wait_exit,
-    wait_healthy,
+    wait_running,
 )
 
 pytestmark = pytest.mark.integration
@@ -104,7 +104,7 @@ def test_first_start_sshd_scripts_precedence_defaults_and_accounts(image, volume
                                          f"&& echo after || echo before) >> {HOOKS}",
         "GITLAB_POST_RECONFIGURE_SCRIPT": f"echo post $(gitlab-redis-cli ping) >> {HOOKS}"})
     try:
-        wait_healthy(first)
+        logs = wait_running(first)
         # the scripts ran around reconfigure: before it bootstrapped, after Redis answered
         assert sh(first, f"cat {HOOKS}") == "pre before\npost PONG\n"
         # gitlab.rb wins over GITLAB_OMNIBUS_CONFIG, which wins over the image's defaults
@@ -117,7 +117,6 @@ def test_first_start_sshd_scripts_precedence_defaults_and_accounts(image, volume
                   "gitlab-prometheus gitlab-consul gitlab-backup; do id -u $account; done"
                   ).split() == ["998", "999", "997", "996", "993", "992", "991", "990"]
         assert sh(first, "stat -c %u:%g /var/opt/gitlab/postgresql/data").strip() == "996:996"
-        logs = docker("logs", first).stdout
         assert "Generating ssh_host_ed25519_key..." in logs
         assert "The latest version" in logs and "is already running, nothing to do" in logs
         status = sh(first, "gitlab-ctl status")
@@ -153,8 +152,7 @@ def test_a_killed_container_and_wrong_owners_and_the_skip_flags(image, volumes):
         "GITLAB_SKIP_RECONFIGURE": "true", "GITLAB_SKIP_TAIL_LOGS": "true",
         "GITLAB_SKIP_PG_UPGRADE": "true", "GITLAB_DISABLE_OPENSSH": "true"})
     try:
-        wait_healthy(second)
-        logs = docker("logs", second).stdout
+        logs = wait_running(second)
         assert "removed /var/opt/gitlab/postgresql/data/postmaster.pid" in logs, logs
         assert "Skipped reconfigure because GITLAB_SKIP_RECONFIGURE is set." in logs
         assert "Configuring GitLab..." not in logs
@@ -165,6 +163,8 @@ def test_a_killed_container_and_wrong_owners_and_the_skip_flags(image, volumes):
         # Redis writes its data dir again
         assert sh(second, "gitlab-redis-cli save").strip() == "OK"
         assert "sshd" not in sh(second, "gitlab-ctl status")
+        # what the image's update-permissions command says now that all is in place
+        assert "ownership already in place" in sh(second, "update-permissions")
         # nothing listens on port 22 (0016), in /proc/net/tcp's LISTEN state (0A)
         assert sh(second, "grep -c ':0016 00000000:0000 0A' /proc/net/tcp || true"
                   ).strip() == "0"
