@@ -52,6 +52,11 @@ def package_version(layout: Layout) -> str:
     return str(package_manifest(layout).get("build_version") or "")
 
 
+#: The template's placeholder, which images before gitlab.rb won over GITLAB_OMNIBUS_CONFIG
+#: left in the gitlab.rb they made (the variable's external_url overrode it then).
+PLACEHOLDER_URL = "external_url 'GENERATED_EXTERNAL_URL'"
+
+
 def ensure_config(layout: Layout, out: Out) -> None:
     for directory in (layout.etc_dir, layout.data_dir, layout.log_dir):
         directory.mkdir(parents=True, exist_ok=True)
@@ -59,6 +64,14 @@ def ensure_config(layout: Layout, out: Out) -> None:
         shutil.copyfile(template_path(layout), layout.config_file)
         os.chmod(layout.config_file, 0o600)
         out(f"{layout.config_file}: created from the package's template")
+        return
+    text = layout.config_file.read_text()
+    lines = text.splitlines(keepends=True)
+    if any(line.strip() == PLACEHOLDER_URL for line in lines):
+        layout.config_file.write_text("".join(
+            f"# {line}" if line.strip() == PLACEHOLDER_URL else line for line in lines))
+        out(f"{layout.config_file}: commented out {PLACEHOLDER_URL} (an earlier image's "
+            "placeholder): external_url comes from GITLAB_OMNIBUS_CONFIG or the hostname")
 
 
 def prepare_upgrade(layout: Layout, out: Out) -> int:
