@@ -37,6 +37,7 @@ from gitlab_ctl.commands.maintenance import Out, template_path
 from gitlab_ctl.commands.upgrade import package_manifest, package_upgrade_stop, upgrade_check
 from gitlab_ctl.engine import control, runit
 from gitlab_ctl.paths import Layout
+from gitlab_ctl.services import pg_cluster
 
 #: Under the data volume: the package version the volumes last ran with.
 VERSION_MARK = "container-version"
@@ -144,6 +145,21 @@ def start_runsvdir(layout: Layout) -> None:
         time.sleep(0.1)
 
 
+def pg_upgrade_not_due(layout: Layout) -> str:
+    """Why the start runs no pg-upgrade ('' when it does): omnibus-gitlab's image attempts
+    it when the package's default PostgreSQL is newer than the one the data runs with
+    (its ATTEMPT_AUTO_PG_UPGRADE, set per release; here decided by the package itself)."""
+    target = pg_cluster.default_version(layout)
+    if target is None:
+        return "this package's version manifest names no PostgreSQL version"
+    running = pg_cluster.Cluster(layout, {}).running_version()
+    if running is None:
+        return "no PostgreSQL runs from embedded/bin"
+    if running.major >= target.major:
+        return f"PostgreSQL {running} is this package's default ({target})"
+    return ""
+
+
 def configure(layout: Layout, environ: Mapping[str, str], out: Out,
               reconfigure: Callable[[], int]) -> int:
     """Reconfigure, or only runsvdir when GITLAB_SKIP_RECONFIGURE=true on bootstrapped
@@ -161,6 +177,10 @@ def configure(layout: Layout, environ: Mapping[str, str], out: Out,
             return code
     if steps.enabled(environ, "GITLAB_SKIP_PG_UPGRADE"):
         out("Skipping the PostgreSQL upgrade check (GITLAB_SKIP_PG_UPGRADE=true)")
+        return 0
+    not_due = pg_upgrade_not_due(layout)
+    if not_due:
+        out(f"No PostgreSQL upgrade: {not_due}")
         return 0
     upgraded = subprocess.run([steps.gitlab_ctl(layout), "pg-upgrade", "-w",
                                "--skip-disk-check", "--skip-multi-node"], check=False,

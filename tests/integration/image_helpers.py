@@ -83,5 +83,7 @@ def wait_running(container: str, timeout: float = 300) -> str:
         logs = docker("logs", container).stdout
         if "GitLab is running" in logs:
             return logs
+        if docker("inspect", "-f", "{{.State.Running}}", container).stdout.strip() != "true":
+            break
         time.sleep(1)
     raise AssertionError(f"{container[:12]} never said it runs:\n{logs[-4000:]}")

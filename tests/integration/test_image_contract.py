@@ -118,7 +118,9 @@ def test_first_start_sshd_scripts_precedence_defaults_and_accounts(image, volume
                   ).split() == ["998", "999", "997", "996", "993", "992", "991", "990"]
         assert sh(first, "stat -c %u:%g /var/opt/gitlab/postgresql/data").strip() == "996:996"
         assert "Generating ssh_host_ed25519_key..." in logs
-        assert "The latest version" in logs and "is already running, nothing to do" in logs
+        # the stand-in package names no PostgreSQL version to upgrade to
+        assert "No PostgreSQL upgrade: this package's version manifest names no PostgreSQL " \
+            "version" in logs
         status = sh(first, "gitlab-ctl status")
         assert "run: sshd:" in status and "node-exporter" not in status
         authorize(first, client_key)

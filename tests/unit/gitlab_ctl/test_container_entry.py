@@ -116,6 +116,7 @@ def test_a_failed_pg_upgrade_says_how_to_skip_it(layout, monkeypatch):
 
     monkeypatch.setattr(container.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
         a[0], 1, "Upgrading PostgreSQL to 16\n", "pg_upgrade failed\n"))
+    monkeypatch.setattr(container, "pg_upgrade_not_due", lambda layout: "")
     said: list[str] = []
     assert container.configure(layout, {}, said.append, lambda: 0) == 1
     assert said[:3] == ["Configuring GitLab...", "Upgrading PostgreSQL to 16",
@@ -135,3 +136,13 @@ def test_an_earlier_images_placeholder_url_is_commented_out(layout):
     assert "commented out" in said[0]
     ensure_config(layout, said.append)
     assert len(said) == 1
+
+
+def test_no_pg_upgrade_without_a_newer_default(layout):
+    """The stand-in package's manifest names no PostgreSQL: nothing to upgrade to, said."""
+    from gitlab_ctl.commands import container
+
+    said: list[str] = []
+    assert container.configure(layout, {}, said.append, lambda: 0) == 0
+    assert said[-1] == ("No PostgreSQL upgrade: this package's version manifest names no "
+                        "PostgreSQL version")
