@@ -128,7 +128,7 @@ def test_first_start_sshd_scripts_precedence_defaults_and_accounts(image, volume
                              "ssh -T -o StrictHostKeyChecking=no -o BatchMode=yes -i "
                              "/keys/id_ed25519 git@{address} git-upload-pack 'g/p.git'")
         assert reached.stdout.strip() == \
-            "stand-in gitlab-shell: key-1 ran git-upload-pack 'g/p.git'", reached.stderr
+            "stand-in gitlab-shell: key-1 ran git-upload-pack g/p.git", reached.stderr
         # only git may log in, and only with its key
         refused = ssh_client(image, client_key, address(first),
                              "ssh -T -o StrictHostKeyChecking=no -o BatchMode=yes -i "
