@@ -170,6 +170,10 @@ def configure(layout: Layout, environ: Mapping[str, str], out: Out,
         out("Configuration updates and changes will not happen without a reconfigure. "
             "Unset GITLAB_SKIP_RECONFIGURE to process these updates.")
         start_runsvdir(layout)
+        # the service links are not on a volume: a new container has only sshd's
+        linked = runit.enabled_services(layout)
+        out(f"runsvdir supervises {', '.join(linked) or 'nothing'}; `gitlab-ctl "
+            "reconfigure` in the container sets up and starts the other services")
     else:
         out("Configuring GitLab...")
         code = reconfigure()

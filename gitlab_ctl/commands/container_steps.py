@@ -79,6 +79,10 @@ OWNERSHIP = (
 )
 
 
+#: How many changed paths update-permissions names; the rest are counted.
+SHOWN_CHANGES = 10
+
+
 def enabled(environ: Mapping[str, str], name: str) -> bool:
     """omnibus-gitlab's flags are on only when exactly 'true'."""
     return environ.get(name) == "true"
@@ -190,26 +194,44 @@ def _walk(path: Path) -> Iterator[Path]:
                 yield Path(directory) / name
 
 
-def update_permissions(layout: Layout, out: Out) -> int:
-    """omnibus-gitlab's update-permissions: ownership (and the repositories' mode) of the
-    data and log volumes for the accounts this image has; how many paths it changed."""
-    changed = 0
+def wanted_owners(layout: Layout) -> dict[Path, tuple[int, int]]:
+    """path -> (uid, gid; -1 keeps the group) after every rule, in order (a later rule
+    wins, as the script's later chown does: the redis dir ends gitlab-redis:git)."""
+    wanted: dict[Path, tuple[int, int]] = {}
     for rule in OWNERSHIP:
         ids = _ids(rule.user, rule.group)
         if ids is None:
             continue
         for top in _matches(layout, rule.path):
             for path in (_walk(top) if rule.recursive else (top,)):
-                current = path.lstat()
-                if (current.st_uid, current.st_gid if ids[1] >= 0 else -1) != ids:
-                    os.lchown(path, *ids)
-                    changed += 1
-            if rule.mode is not None and stat.S_IMODE(top.stat().st_mode) != rule.mode:
+                wanted[path] = ids
+    return wanted
+
+
+def update_permissions(layout: Layout, out: Out) -> int:
+    """omnibus-gitlab's update-permissions: ownership (and the repositories' mode) of the
+    data and log volumes for the accounts this image has; how many paths it changed."""
+    changed: list[str] = []
+    for path, (uid, gid) in wanted_owners(layout).items():
+        current = path.lstat()
+        if (current.st_uid, current.st_gid if gid >= 0 else -1) != (uid, gid):
+            os.lchown(path, uid, gid)
+            changed.append(f"{path} ({current.st_uid}:{current.st_gid} -> {uid}:"
+                           f"{gid if gid >= 0 else current.st_gid})")
+    for rule in OWNERSHIP:
+        if rule.mode is None or _ids(rule.user, rule.group) is None:
+            continue
+        for top in _matches(layout, rule.path):
+            if stat.S_IMODE(top.stat().st_mode) != rule.mode:
                 os.chmod(top, rule.mode)
-                changed += 1
-    out(f"update-permissions: {changed} path(s) changed" if changed else
-        "update-permissions: ownership already in place")
-    return changed
+                changed.append(f"{top} (mode {rule.mode:o})")
+    if not changed:
+        out("update-permissions: ownership already in place")
+    for line in changed[:SHOWN_CHANGES]:
+        out(f"update-permissions: {line}")
+    if len(changed) > SHOWN_CHANGES:
+        out(f"update-permissions: {len(changed) - SHOWN_CHANGES} more path(s) changed")
+    return len(changed)
 
 
 # --- the administrator's scripts ---------------------------------------------------------

@@ -74,16 +74,21 @@ def stop(container: str) -> tuple[int, str]:
     return code, logs
 
 
-def wait_running(container: str, timeout: float = 300) -> str:
-    """Healthy, and container-run past its start steps (post script, pg-upgrade check); its
-    logs so far."""
-    wait_healthy(container, timeout)
+def wait_said(container: str, line: str, timeout: float = 300) -> str:
+    """The container's logs once they hold `line`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         logs = docker("logs", container).stdout
-        if "GitLab is running" in logs:
+        if line in logs:
             return logs
         if docker("inspect", "-f", "{{.State.Running}}", container).stdout.strip() != "true":
             break
         time.sleep(1)
-    raise AssertionError(f"{container[:12]} never said it runs:\n{logs[-4000:]}")
+    raise AssertionError(f"{container[:12]} never said {line!r}:\n{logs[-4000:]}")
+
+
+def wait_running(container: str, timeout: float = 300) -> str:
+    """Healthy, and container-run past its start steps (post script, pg-upgrade check); its
+    logs so far."""
+    wait_healthy(container, timeout)
+    return wait_said(container, "GitLab is running", timeout)

@@ -26,7 +26,9 @@ from tests.integration.image_helpers import (
     start,
     stop,
     wait_exit,
+    wait_healthy,
     wait_running,
+    wait_said,
 )
 
 pytestmark = pytest.mark.integration
@@ -145,8 +147,10 @@ def test_first_start_sshd_scripts_precedence_defaults_and_accounts(image, volume
 
 def test_a_killed_container_and_wrong_owners_and_the_skip_flags(image, volumes):
     """A stale postmaster.pid naming a live PID (1) would stop PostgreSQL, and Redis cannot
-    write a data dir owned by someone else: the start clears the one and repairs the other,
-    even without a reconfigure."""
+    write a data dir owned by someone else: the start clears the one and repairs the other
+    before any reconfigure. GITLAB_SKIP_RECONFIGURE starts runsvdir only: the service
+    links are not on a volume, so in a new container the services wait for a reconfigure,
+    as in omnibus-gitlab's image."""
     on_volumes(image, volumes, "printf '1\\n/var/opt/gitlab/postgresql/data\\n' > "
                "/var/opt/gitlab/postgresql/data/postmaster.pid && chown -R 12345:12345 "
                "/var/opt/gitlab/redis")
@@ -154,22 +158,30 @@ def test_a_killed_container_and_wrong_owners_and_the_skip_flags(image, volumes):
         "GITLAB_SKIP_RECONFIGURE": "true", "GITLAB_SKIP_TAIL_LOGS": "true",
         "GITLAB_SKIP_PG_UPGRADE": "true", "GITLAB_DISABLE_OPENSSH": "true"})
     try:
-        logs = wait_running(second)
+        logs = wait_said(second, "gitlab-ctl reconfigure` in the container sets up")
         assert "removed /var/opt/gitlab/postgresql/data/postmaster.pid" in logs, logs
+        assert "update-permissions: " in logs and "already in place" not in logs, logs
+        assert sh(second, "stat -c %U:%G /var/opt/gitlab/redis").strip() == "gitlab-redis:git"
         assert "Skipped reconfigure because GITLAB_SKIP_RECONFIGURE is set." in logs
+        assert "runsvdir supervises nothing;" in logs
         assert "Configuring GitLab..." not in logs
         assert "Skipping the PostgreSQL upgrade check (GITLAB_SKIP_PG_UPGRADE=true)" in logs
         assert "OpenSSH is disabled (GITLAB_DISABLE_OPENSSH=true)" in logs
-        assert "database system is ready to accept connections" not in logs  # no tail
-        assert sh(second, "stat -c %U:%G /var/opt/gitlab/redis").strip() == "gitlab-redis:git"
-        # Redis writes its data dir again
+        assert sh(second, "gitlab-ctl status; echo $?").strip() == "0"  # nothing linked
+        docker("exec", second, "gitlab-ctl", "reconfigure", timeout=300)
+        wait_healthy(second)
+        # Redis writes its data dir again; the postmaster.pid is PostgreSQL's own
         assert sh(second, "gitlab-redis-cli save").strip() == "OK"
+        assert sh(second, "gitlab-psql -tA -c 'select 1'").strip() == "1"
         assert "sshd" not in sh(second, "gitlab-ctl status")
-        # what the image's update-permissions command says now that all is in place
-        assert "ownership already in place" in sh(second, "update-permissions")
         # nothing listens on port 22 (0016), in /proc/net/tcp's LISTEN state (0A)
         assert sh(second, "grep -c ':0016 00000000:0000 0A' /proc/net/tcp || true"
                   ).strip() == "0"
+        # the image's update-permissions command; reconfigure and it agree on owners
+        assert "ownership already in place" in sh(second, "update-permissions")
+        # GITLAB_SKIP_TAIL_LOGS: the services' lines are not on stdout
+        assert "database system is ready to accept connections" not in \
+            docker("logs", second).stdout
     finally:
         code, logs = stop(second)
     assert code == 0, logs[-3000:]

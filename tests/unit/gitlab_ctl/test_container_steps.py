@@ -111,3 +111,16 @@ def test_the_reconfigure_scripts_run_in_the_shell_and_report_failure(tmp_path):
                     "GITLAB_POST_RECONFIGURE_SCRIPT failed with exit code 3; the container "
                     "stops"]
     assert steps.run_script({}, "GITLAB_PRE_RECONFIGURE_SCRIPT", said.append) == 0
+
+
+def test_the_last_rule_for_a_path_decides_and_a_repeat_changes_nothing(layout, monkeypatch):
+    """data/redis: recursive gitlab-redis:gitlab-redis, then the dir itself gitlab-redis:git;
+    a second run must not flip it back and forth."""
+    ids = {"gitlab-redis": 0, "git": 1}
+    monkeypatch.setattr(steps, "_ids", lambda user, group: (
+        ids.get(user, 0), ids.get(group, 0) if group else -1) if user in (
+            "gitlab-redis",) else None)
+    touch(layout.data_dir / "redis" / "dump.rdb")
+    wanted = steps.wanted_owners(layout)
+    assert wanted[layout.data_dir / "redis"] == (0, 1)
+    assert wanted[layout.data_dir / "redis" / "dump.rdb"] == (0, 0)
