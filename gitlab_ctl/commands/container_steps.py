@@ -208,16 +208,8 @@ def wanted_owners(layout: Layout) -> dict[Path, tuple[int, int]]:
     return wanted
 
 
-def update_permissions(layout: Layout, out: Out) -> int:
-    """omnibus-gitlab's update-permissions: ownership (and the repositories' mode) of the
-    data and log volumes for the accounts this image has; how many paths it changed."""
-    changed: list[str] = []
-    for path, (uid, gid) in wanted_owners(layout).items():
-        current = path.lstat()
-        if (current.st_uid, current.st_gid if gid >= 0 else -1) != (uid, gid):
-            os.lchown(path, uid, gid)
-            changed.append(f"{path} ({current.st_uid}:{current.st_gid} -> {uid}:"
-                           f"{gid if gid >= 0 else current.st_gid})")
+def _update_modes(layout: Layout) -> list[str]:
+    changed = []
     for rule in OWNERSHIP:
         if rule.mode is None or _ids(rule.user, rule.group) is None:
             continue
@@ -225,6 +217,25 @@ def update_permissions(layout: Layout, out: Out) -> int:
             if stat.S_IMODE(top.stat().st_mode) != rule.mode:
                 os.chmod(top, rule.mode)
                 changed.append(f"{top} (mode {rule.mode:o})")
+    return changed
+
+
+def update_permissions(layout: Layout, out: Out) -> int:
+    """omnibus-gitlab's update-permissions: ownership (and the repositories' mode) of the
+    data and log volumes for the accounts this image has; how many paths it changed."""
+    changed: list[str] = []
+    for path, (uid, gid) in wanted_owners(layout).items():
+        current = path.lstat()
+        if current.st_uid == 0 and uid != 0:
+            # reconfigure's own files (gitlab-rails' and gitaly's configs are root:git on
+            # purpose): omnibus-gitlab's script hands them to git until the next reconfigure
+            # takes them back; here they stay root's
+            continue
+        if (current.st_uid, current.st_gid if gid >= 0 else -1) != (uid, gid):
+            os.lchown(path, uid, gid)
+            changed.append(f"{path} ({current.st_uid}:{current.st_gid} -> {uid}:"
+                           f"{gid if gid >= 0 else current.st_gid})")
+    changed += _update_modes(layout)
     if not changed:
         out("update-permissions: ownership already in place")
     for line in changed[:SHOWN_CHANGES]:

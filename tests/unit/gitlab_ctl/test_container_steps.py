@@ -78,22 +78,25 @@ def test_sshd_gets_host_keys_once_and_the_sha1_lines_only_when_asked(layout, tmp
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 def test_update_permissions_gives_the_data_back_to_its_accounts(layout, monkeypatch):
-    # Every account of the table is root here, with group root: what matters is which
-    # paths change and that a second run changes nothing.
-    monkeypatch.setattr(steps, "_ids", lambda user, group: (0, 0 if group else -1))
+    # Every account of the table is uid/gid 4321 here: what matters is which paths change
+    # and that a second run changes nothing.
+    monkeypatch.setattr(steps, "_ids", lambda user, group: (4321, 4321 if group else -1))
     for path in ("postgresql/data/base/1", "redis/dump.rdb", "git-data/repositories/a.git"):
         touch(layout.data_dir / path)
     touch(layout.log_dir / "gitlab-rails" / "production.log")
     for path in (*layout.data_dir.rglob("*"), *layout.log_dir.rglob("*")):
         os.lchown(path, 12345, 12345)
     os.chmod(layout.data_dir / "git-data" / "repositories", 0o755)
+    config = touch(layout.data_dir / "gitlab-rails" / "etc" / "gitlab.yml")
+    os.chown(config, 0, 12345)  # reconfigure's root-owned file: not the script's business
     said: list[str] = []
     assert steps.update_permissions(layout, said.append) > 0
-    assert (layout.data_dir / "postgresql" / "data" / "base" / "1").stat().st_uid == 0
-    assert (layout.data_dir / "redis" / "dump.rdb").stat().st_gid == 0
-    assert (layout.log_dir / "gitlab-rails" / "production.log").stat().st_uid == 0
+    assert (layout.data_dir / "postgresql" / "data" / "base" / "1").stat().st_uid == 4321
+    assert (layout.data_dir / "redis" / "dump.rdb").stat().st_gid == 4321
+    assert (layout.log_dir / "gitlab-rails" / "production.log").stat().st_uid == 4321
     assert stat.S_IMODE((layout.data_dir / "git-data" / "repositories").stat().st_mode) == \
         0o2770
+    assert config.stat().st_gid == 12345
     assert steps.update_permissions(layout, said.append) == 0
     assert said[-1] == "update-permissions: ownership already in place"
 
