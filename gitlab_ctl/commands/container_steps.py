@@ -226,10 +226,11 @@ def update_permissions(layout: Layout, out: Out) -> int:
     changed: list[str] = []
     for path, (uid, gid) in wanted_owners(layout).items():
         current = path.lstat()
-        if current.st_uid == 0 and uid != 0:
-            # reconfigure's own files (gitlab-rails' and gitaly's configs are root:git on
-            # purpose): omnibus-gitlab's script hands them to git until the next reconfigure
-            # takes them back; here they stay root's
+        # Only a wrong owner is repaired (volumes from another image, other ids): a root
+        # owner or a group is reconfigure's choice (configs root:git, gitlab-rails/shared
+        # git:gitlab-www, redis.conf gitlab-redis:git), which omnibus-gitlab's script
+        # overrides until the next reconfigure sets it back
+        if current.st_uid in (0, uid) and uid != 0:
             continue
         if (current.st_uid, current.st_gid if gid >= 0 else -1) != (uid, gid):
             os.lchown(path, uid, gid)

@@ -97,6 +97,10 @@ def test_update_permissions_gives_the_data_back_to_its_accounts(layout, monkeypa
     assert stat.S_IMODE((layout.data_dir / "git-data" / "repositories").stat().st_mode) == \
         0o2770
     assert config.stat().st_gid == 12345
+    shared = touch(layout.data_dir / "gitlab-rails" / "shared" / "x")
+    os.chown(shared, 4321, 777)  # the right owner, a group reconfigure chose: kept
+    assert steps.update_permissions(layout, said.append) == 0
+    assert shared.stat().st_gid == 777
     assert steps.update_permissions(layout, said.append) == 0
     assert said[-1] == "update-permissions: ownership already in place"
 
