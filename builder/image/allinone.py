@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -28,6 +29,30 @@ from builder.formats.scripts import template_environment
 from builder.publish.packages import packages_for
 
 TEMPLATES = Path("templates") / "image"
+#: Copied into the image as /assets (sshd_config, the Docker defaults' gitlab.rb).
+ASSETS = "assets"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A service account of the image, with omnibus-gitlab's image's fixed uid and gid."""
+    name: str
+    id: int
+    home: str
+    shell: str = "/bin/sh"
+
+
+#: omnibus-gitlab's docker/assets/setup: the same ids, homes and shells.
+ACCOUNTS = (
+    Account("git", 998, "/var/opt/gitlab"),
+    Account("gitlab-www", 999, "/var/opt/gitlab/nginx", "/bin/false"),
+    Account("gitlab-redis", 997, "/var/opt/gitlab/redis", "/bin/false"),
+    Account("gitlab-psql", 996, "/var/opt/gitlab/postgresql"),
+    Account("registry", 993, "/var/opt/gitlab/registry"),
+    Account("gitlab-prometheus", 992, "/var/opt/gitlab/prometheus"),
+    Account("gitlab-consul", 991, "/var/opt/gitlab/consul"),
+    Account("gitlab-backup", 990, "/var/opt/gitlab/backups"),
+)
 #: The image installs its package with apt.
 FORMAT = "deb"
 
@@ -121,7 +146,7 @@ def manifest_sha256(deb: Path) -> str:
                      hint="give a package written by `omnibus package`")
 
 
-def render_template(template: str, root: Path, **values: str) -> str:
+def render_template(template: str, root: Path, **values: object) -> str:
     return template_environment(root / TEMPLATES).get_template(template).render(**values)
 
 
@@ -160,6 +185,7 @@ def build_image(root: Path, platform: Platform, arch: str, package: ImagePackage
     installed = install_layer(root, base, package, tag)
     try:
         with tempfile.TemporaryDirectory(prefix="omnibus-image-") as context:
+            shutil.copytree(root / TEMPLATES / ASSETS, Path(context) / ASSETS)
             (Path(context) / "Dockerfile").write_text(render_template(
                 "Dockerfile.j2", root, installed=installed, name=package.name,
                 version=package.version))
@@ -176,7 +202,8 @@ def build_image(root: Path, platform: Platform, arch: str, package: ImagePackage
 
 def install_layer(root: Path, base: str, package: ImagePackage, tag: str) -> str:
     """The base image with the package installed, committed as one layer; its tag."""
-    script = render_template("install.sh.j2", root, package=package.path.name)
+    script = render_template("install.sh.j2", root, package=package.path.name,
+                             accounts=ACCOUNTS)
     name = f"omnibus-image-{os.getpid()}"
     installed = f"omnibus-image-installing/{tag.replace(':', '-')}"
     try:

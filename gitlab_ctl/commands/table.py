@@ -331,17 +331,27 @@ def _restart_except_command(args: argparse.Namespace, layout: Layout) -> int:
 
 
 def _container_run_arguments(parser: argparse.ArgumentParser, layout: Layout) -> None:
+    parser.add_argument("--update-permissions", action="store_true",
+                        help="only give the data and log volumes back to the service "
+                        "accounts (the image's update-permissions), then exit")
     parser.epilog = (
-        f"Creates {layout.config_file} from the template when the volume has none, applies "
-        "GITLAB_OMNIBUS_CONFIG after it, runs reconfigure (with the upgrade checks and a "
-        "backup-etc when the volumes last ran an older version), follows the logs on "
-        "stdout, and on TERM or INT stops every service and runsvdir. Exit 2 when the "
-        "config is refused, 1 when reconfigure or runsvdir fails.")
+        f"Creates {layout.config_file} from the template when the volume has none (it wins "
+        "over GITLAB_OMNIBUS_CONFIG, which wins over the image's defaults), removes stale "
+        "PID files, prepares sshd (GITLAB_DISABLE_OPENSSH, GITLAB_ALLOW_SHA1_RSA), repairs "
+        "ownership, runs GITLAB_PRE_RECONFIGURE_SCRIPT, reconfigure (with the upgrade "
+        "checks and a backup-etc when the volumes last ran an older version; "
+        "GITLAB_SKIP_RECONFIGURE), the PostgreSQL upgrade check (GITLAB_SKIP_PG_UPGRADE), "
+        "GITLAB_POST_RECONFIGURE_SCRIPT, follows the logs on stdout (GITLAB_SKIP_TAIL_LOGS), "
+        "and on TERM or INT stops every service and runsvdir. Exit 2 when the config is "
+        "refused, 1 when a script, reconfigure or runsvdir fails.")
 
 
 def _container_run_command(args: argparse.Namespace, layout: Layout) -> int:
-    from gitlab_ctl.commands import container
+    from gitlab_ctl.commands import container, container_steps
 
+    if args.update_permissions:
+        container_steps.update_permissions(layout, out)
+        return 0
     return container.container_run(layout, out, lambda: run_reconfigure(layout,
                                                                       layout.config_file),
                                    svwait=svwait())

@@ -1,6 +1,7 @@
-"""Where gitlab-ctl's settings come from: gitlab.rb (parsed, never run) or a YAML file, then
-the GITLAB_OMNIBUS_CONFIG environment variable (gitlab.rb syntax, applied after the file, as
-the official container image does)."""
+"""Where gitlab-ctl's settings come from, in omnibus-gitlab's image's order (its
+/assets/gitlab.rb): the image's defaults (the file GITLAB_IMAGE_CONFIG names; the container
+image sets it), then the GITLAB_OMNIBUS_CONFIG environment variable (gitlab.rb syntax), then
+gitlab.rb (parsed, never run) or a YAML file: for the same key, gitlab.rb wins."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from gitlab_ctl.errors import GitlabCtlError
 
 DEFAULT_CONFIG = Path("/etc/gitlab/gitlab.rb")
 ENV_CONFIG = "GITLAB_OMNIBUS_CONFIG"
+#: Names the container image's defaults file (gitlab.rb syntax), read before everything.
+IMAGE_CONFIG = "GITLAB_IMAGE_CONFIG"
 #: (name, *keys) of a setting -> where it was last set, 'FILE:LINE' or 'GITLAB_OMNIBUS_CONFIG:LINE'
 Locations = dict[tuple[str, ...], str]
 #: Settings whose value is a URL, checked here where their line is known.
@@ -103,14 +106,29 @@ def read_config(path: Path, facts: dict[str, Any] | None = None,
     facts = host_facts(environ) if facts is None else facts
     settings: dict[str, Any] = {}
     locations: Locations = {}
-    if path.suffix in (".yml", ".yaml"):
-        settings, locations = _yaml_settings(path, text)
-    else:
-        locations.update(_parse_into(text, str(path), settings, facts))
+    if environ.get(IMAGE_CONFIG):
+        image = Path(environ[IMAGE_CONFIG])
+        locations.update(_parse_into(_read_text(image), str(image), settings, facts))
     if environ.get(ENV_CONFIG, "").strip():
         locations.update(_parse_into(environ[ENV_CONFIG], ENV_CONFIG, settings, facts))
+    if path.suffix in (".yml", ".yaml"):
+        from_file, file_locations = _yaml_settings(path, text)
+        _merge(settings, from_file)
+        locations.update(file_locations)
+    else:
+        locations.update(_parse_into(text, str(path), settings, facts))
     _check_urls(settings, locations, str(path))
     return settings, locations
+
+
+def _merge(settings: dict[str, Any], later: Mapping[str, Any]) -> None:
+    """`later`'s settings over `settings`: a section's keys merge, as gitlab.rb's
+    `redis['maxclients'] = 1` adds to what was read before it."""
+    for name, value in later.items():
+        if isinstance(value, dict) and isinstance(settings.get(name), dict):
+            settings[name] = {**settings[name], **value}
+        else:
+            settings[name] = value
 
 
 def _parse_into(text: str, source: str, settings: dict[str, Any],

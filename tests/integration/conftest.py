@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,3 +98,24 @@ def lifecycle_packages(lifecycle_build) -> dict[str, Path]:
     for package in found.values():
         assert package.is_file(), sorted(p.name for p in package.parent.iterdir())
     return found
+
+
+@pytest.fixture(scope="session")
+def images(lifecycle_packages):
+    """Images of 1.0.0 and 1.1.0, each made from its .deb (shared by the image tests)."""
+    from tests.integration.image_helpers import docker
+
+    suffix = uuid.uuid4().hex[:8]
+    tags = {}
+    try:
+        for which in ("old", "new"):
+            tag = f"omnibus-image-test:{which}-{suffix}"
+            made = subprocess.run([str(OMNIBUS), "image", "package", LIFECYCLE_PROJECT,
+                                   str(lifecycle_packages[which]), "--tag", tag, "--root",
+                                   str(REPO)], capture_output=True, text=True, timeout=1800)
+            assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-3000:]
+            tags[which] = tag
+        yield tags
+    finally:
+        for tag in tags.values():
+            docker("rmi", "-f", tag, check=False)

@@ -13,46 +13,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
 from tests.integration.conftest import LIFECYCLE_PROJECT
+from tests.integration.image_helpers import VOLUMES, docker, sh, start, stop, wait_healthy
 
 pytestmark = pytest.mark.integration
-OMNIBUS = Path(sys.executable).parent / "omnibus"
-CONFIG = "external_url 'http://gitlab.example.test'; redis['maxclients'] = 1234"
-VOLUMES = ("/etc/gitlab", "/var/opt/gitlab", "/var/log/gitlab")
-
-
-def docker(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args[:3])}: {result.stdout}{result.stderr}")
-    return result
-
-
-@pytest.fixture(scope="module")
-def images(lifecycle_packages):
-    """Images of 1.0.0 and 1.1.0, each made from its .deb."""
-    suffix = uuid.uuid4().hex[:8]
-    tags = {}
-    try:
-        for which in ("old", "new"):
-            tag = f"omnibus-image-test:{which}-{suffix}"
-            made = subprocess.run([str(OMNIBUS), "image", "package", LIFECYCLE_PROJECT,
-                                   str(lifecycle_packages[which]), "--tag", tag, "--root",
-                                   str(REPO)], capture_output=True, text=True, timeout=1800)
-            assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-3000:]
-            tags[which] = tag
-        yield tags
-    finally:
-        for tag in tags.values():
-            docker("rmi", "-f", tag, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -63,36 +31,20 @@ def volumes():
         docker("volume", "rm", "-f", name, check=False)
 
 
-def start(image: str, volumes: dict[str, str], config: str = CONFIG) -> str:
-    mounts = [arg for path, name in volumes.items() for arg in ("-v", f"{name}:{path}")]
-    return docker("run", "-d", "--health-interval", "2s", "--hostname", "gitlab", *mounts,
-                  "-e", f"GITLAB_OMNIBUS_CONFIG={config}", image).stdout.strip()
+#: Owner, group and mode of what an upgrade must leave as it was.
+KEPT_MODES = ("/etc/gitlab/gitlab.rb", "/etc/gitlab/gitlab-secrets.json",
+              "/etc/gitlab/ssh_host_ed25519_key", "/var/opt/gitlab/postgresql",
+              "/var/opt/gitlab/postgresql/data", "/var/opt/gitlab/postgresql/data/PG_VERSION",
+              "/var/opt/gitlab/redis", "/var/opt/gitlab/redis/redis.conf",
+              "/var/log/gitlab/postgresql", "/var/log/gitlab/redis")
 
 
-def wait_healthy(container: str, timeout: float = 300) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        state = json.loads(docker("inspect", "-f", "{{json .State}}", container).stdout)
-        if state.get("Health", {}).get("Status") == "healthy":
-            return time.monotonic() - started
-        if not state["Running"]:
-            break
-        time.sleep(1)
-    raise AssertionError(f"{container[:12]} did not become healthy:\n"
-                         + docker("logs", container, check=False).stdout[-4000:])
-
-
-def sh(container: str, script: str) -> str:
-    return docker("exec", container, "sh", "-c", script).stdout
-
-
-def stop(container: str) -> tuple[int, str]:
-    """`docker stop` with a timeout the services must meet; the exit code and the logs."""
-    docker("stop", "-t", "60", container, timeout=120)
-    code = int(docker("inspect", "-f", "{{.State.ExitCode}}", container).stdout)
-    logs = docker("logs", container).stdout
-    docker("rm", container)
-    return code, logs
+def ownership(container: str) -> dict[str, str]:
+    """path -> 'user(uid):group(gid) mode' of KEPT_MODES and every database file."""
+    listing = sh(container, "stat -c '%n %U(%u):%G(%g) %a' " + " ".join(KEPT_MODES)
+                 + " && find /var/opt/gitlab/postgresql/data/base -type f | head -50"
+                 " | xargs stat -c '%n %U(%u):%G(%g) %a'")
+    return dict(line.split(" ", 1) for line in listing.splitlines())
 
 
 def test_the_image_runs_survives_a_restart_and_upgrades_in_place(images, volumes):
@@ -108,6 +60,11 @@ def test_the_image_runs_survives_a_restart_and_upgrades_in_place(images, volumes
     assert code == "502"  # nginx itself answers: the package has no workhorse behind it
     sh(first, "gitlab-psql -d gitlabhq_production -c \"create table probe (v text); "
               "insert into probe values ('kept')\" && gitlab-redis-cli set probe kept")
+    before = ownership(first)
+    # the service accounts' fixed ids (omnibus-gitlab's image's) own the data
+    assert before["/var/opt/gitlab/postgresql/data"] == "gitlab-psql(996):gitlab-psql(996) 700"
+    assert before["/var/opt/gitlab/redis"].startswith("gitlab-redis(997):")
+    assert before["/etc/gitlab/gitlab.rb"] == "root(0):root(0) 600"
     status, logs = stop(first)
     assert status == 0, logs[-3000:]  # 137 would be docker's SIGKILL after the timeout
     assert "database system is shut down" in logs and "ready to exit" in logs  # on stdout
@@ -137,6 +94,9 @@ def test_the_image_runs_survives_a_restart_and_upgrades_in_place(images, volumes
     assert sh(upgraded, "gitlab-psql -d gitlabhq_production -tA -c 'select v from probe'"
               ).strip() == "kept"
     assert sh(upgraded, "gitlab-redis-cli get probe").strip() == "kept"
+    # the newer image's start (update-permissions, reconfigure) left owners and modes as
+    # they were
+    assert ownership(upgraded) == before
     assert stop(upgraded)[0] == 0
 
 

@@ -4,6 +4,7 @@ from, and when a start on existing volumes is an upgrade (the image test runs th
 from __future__ import annotations
 
 import json
+import subprocess
 import tarfile
 
 import pytest
@@ -86,3 +87,62 @@ def test_the_package_s_own_upgrade_stop_decides(layout, monkeypatch):
     said = []
     assert prepare_upgrade(layout, said.append) == 1  # 1.1 skips the 1.5 stop
     assert any("latest 1.5.x version first" in line for line in said)
+
+
+@pytest.mark.parametrize("bootstrapped", [False, True])
+def test_skip_reconfigure_needs_bootstrapped_volumes(layout, monkeypatch, bootstrapped):
+    """omnibus-gitlab skips reconfigure only where a reconfigure once finished: a first start
+    with GITLAB_SKIP_RECONFIGURE=true still configures."""
+    from gitlab_ctl.commands import container
+
+    layout.data_dir.mkdir(parents=True)
+    if bootstrapped:
+        (layout.data_dir / "bootstrapped").write_text("")
+    started, ran = [], []
+    monkeypatch.setattr(container, "start_runsvdir", lambda layout: started.append(True))
+    said: list[str] = []
+    code = container.configure(layout, {"GITLAB_SKIP_RECONFIGURE": "true",
+                                        "GITLAB_SKIP_PG_UPGRADE": "true"}, said.append,
+                               lambda: ran.append(True) or 0)
+    assert code == 0
+    assert (started, ran) == (([True], []) if bootstrapped else ([], [True]))
+    assert ("Skipped reconfigure because GITLAB_SKIP_RECONFIGURE is set." in said) == \
+        bootstrapped
+    assert said[-1] == "Skipping the PostgreSQL upgrade check (GITLAB_SKIP_PG_UPGRADE=true)"
+
+
+def test_a_failed_pg_upgrade_says_how_to_skip_it(layout, monkeypatch):
+    from gitlab_ctl.commands import container
+
+    monkeypatch.setattr(container.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+        a[0], 1, "Upgrading PostgreSQL to 16\n", "pg_upgrade failed\n"))
+    monkeypatch.setattr(container, "pg_upgrade_not_due", lambda layout: "")
+    said: list[str] = []
+    assert container.configure(layout, {}, said.append, lambda: 0) == 1
+    assert said[:3] == ["Configuring GitLab...", "Upgrading PostgreSQL to 16",
+                        "pg_upgrade failed"]
+    assert said[-1] == "-e GITLAB_SKIP_PG_UPGRADE=true"
+
+
+def test_an_earlier_images_placeholder_url_is_commented_out(layout):
+    """gitlab.rb now wins over GITLAB_OMNIBUS_CONFIG: the template's placeholder, which
+    earlier images left uncommented in the gitlab.rb they made, would refuse the start."""
+    layout.etc_dir.mkdir()
+    layout.config_file.write_text("external_url 'GENERATED_EXTERNAL_URL'\nredis['a'] = 1\n")
+    said: list[str] = []
+    ensure_config(layout, said.append)
+    assert layout.config_file.read_text() == \
+        "# external_url 'GENERATED_EXTERNAL_URL'\nredis['a'] = 1\n"
+    assert "commented out" in said[0]
+    ensure_config(layout, said.append)
+    assert len(said) == 1
+
+
+def test_no_pg_upgrade_without_a_newer_default(layout):
+    """The stand-in package's manifest names no PostgreSQL: nothing to upgrade to, said."""
+    from gitlab_ctl.commands import container
+
+    said: list[str] = []
+    assert container.configure(layout, {}, said.append, lambda: 0) == 0
+    assert said[-1] == ("No PostgreSQL upgrade: this package's version manifest names no "
+                        "PostgreSQL version")

@@ -86,18 +86,45 @@ def env_config(tmp_path, file_text: str, env_text: str):
                        environ={"GITLAB_OMNIBUS_CONFIG": env_text})
 
 
-def test_gitlab_omnibus_config_applies_after_the_file(tmp_path):
+def test_gitlab_rb_applies_after_gitlab_omnibus_config(tmp_path):
+    """omnibus-gitlab's image evals GITLAB_OMNIBUS_CONFIG, then from_file gitlab.rb: for
+    the same key gitlab.rb wins; a key only the variable sets stays."""
     settings, lines = env_config(
         tmp_path, URL + "gitlab_rails['time_zone'] = 'UTC'\nredis['maxclients'] = 10\n",
         "external_url 'http://other.example.test'; redis['maxclients'] = 20\n"
         "gitlab_rails['gitlab_email_from'] = 'gitlab@example.test'\n")
-    assert settings["external_url"] == "http://other.example.test"
-    assert settings["redis"] == {"maxclients": 20}
+    assert settings["external_url"] == URL.split("'")[1]
+    assert settings["redis"] == {"maxclients": 10}
     # The two sources' keys of one section merge, as Ruby running one after the other would.
     assert settings["gitlab_rails"] == {"time_zone": "UTC",
                                         "gitlab_email_from": "gitlab@example.test"}
-    assert lines[("redis", "maxclients")] == "GITLAB_OMNIBUS_CONFIG:1"
+    assert lines[("redis", "maxclients")] == f"{tmp_path / 'gitlab.rb'}:3"
+    assert lines[("gitlab_rails", "gitlab_email_from")] == "GITLAB_OMNIBUS_CONFIG:2"
     assert lines[("gitlab_rails", "time_zone")] == f"{tmp_path / 'gitlab.rb'}:2"
+
+
+def test_the_image_defaults_come_first(tmp_path):
+    """GITLAB_IMAGE_CONFIG (the image's omnibus Docker defaults) sits below both."""
+    defaults = tmp_path / "image.rb"
+    defaults.write_text("postgresql['shared_buffers'] = '256MB'\nredis['maxclients'] = 5\n"
+                        "node_exporter['enable'] = false\n")
+    path = tmp_path / "gitlab.rb"
+    path.write_text(URL + "redis['maxclients'] = 10\n")
+    settings, lines = read_config(path, facts={"fqdn": "gitlab"}, environ={
+        "GITLAB_IMAGE_CONFIG": str(defaults),
+        "GITLAB_OMNIBUS_CONFIG": "postgresql['shared_buffers'] = '1GB'"})
+    assert settings["postgresql"] == {"shared_buffers": "1GB"}
+    assert settings["redis"] == {"maxclients": 10}
+    assert settings["node_exporter"] == {"enable": False}
+    assert lines[("node_exporter", "enable")] == f"{defaults}:3"
+
+
+def test_a_yaml_config_also_wins_over_the_variable(tmp_path):
+    path = tmp_path / "gitlab.yml"
+    path.write_text("external_url: http://gitlab.example.test\nredis:\n  maxclients: 10\n")
+    settings, _ = read_config(path, facts={"fqdn": "gitlab"}, environ={
+        "GITLAB_OMNIBUS_CONFIG": "redis['maxclients'] = 20; redis['tcp_timeout'] = 5"})
+    assert settings["redis"] == {"maxclients": 10, "tcp_timeout": 5}
 
 
 def test_hostile_gitlab_omnibus_config_is_refused_naming_its_line(tmp_path):
