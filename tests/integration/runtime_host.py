@@ -59,21 +59,28 @@ def runtime_image():
     return build_runtime_image()
 
 
-def build_runtime_image() -> str:
-    """Debian 12 with the distro's services installed (not started), made once and kept."""
+def debian_image(repository: str, packages: str, keep_policy: bool = True) -> str:
+    """Debian 12 with these Debian packages installed, their services not started by apt (a
+    policy-rc.d, removed after unless `keep_policy`): made once per base and package list,
+    and kept."""
     platform = load_catalog(REPO).platforms["debian-12"]
     base = ensure_base(platform, "amd64", lambda *_args, **_kw: None)
-    tag = "gitlab-ctl-test/debian-12:" + hashlib.sha256(f"{base} {PACKAGES}".encode()
-                                                        ).hexdigest()[:16]
+    tag = f"{repository}:" + hashlib.sha256(f"{base} {packages}".encode()).hexdigest()[:16]
     if not image_exists(tag):
         recipe = (f"FROM {base}\n"
                   "RUN printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && "
                   "chmod 0755 /usr/sbin/policy-rc.d && apt-get update -qq && "
                   "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
-                  f"--no-install-recommends {PACKAGES}\n")
+                  f"--no-install-recommends {packages}"
+                  + ("" if keep_policy else " && rm /usr/sbin/policy-rc.d") + "\n")
         subprocess.run(["docker", "build", "--network", "host", "-t", tag, "-"], input=recipe,
                        text=True, check=True, capture_output=True, timeout=1800)
     return tag
+
+
+def build_runtime_image() -> str:
+    """Debian 12 with the distro's services installed (not started), made once and kept."""
+    return debian_image("gitlab-ctl-test/debian-12", PACKAGES)
 
 
 def install_tree(tmp: Path) -> Path:

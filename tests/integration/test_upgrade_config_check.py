@@ -14,7 +14,6 @@ declares the Debian packages apt installed, which rpm's database does not list.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -22,13 +21,11 @@ from pathlib import Path
 import pytest
 
 from builder.app.lint import lintian, rpmlint
-from builder.compile.builder_images import ensure_base
-from builder.compile.docker import image_exists
-from builder.definitions.loader import load_catalog
 from tests.conftest import REPO
 from tests.integration.conftest import LIFECYCLE_PROJECT as PROJECT
 from tests.integration.conftest import NEW as LIFECYCLE_NEW
 from tests.integration.conftest import OLD as LIFECYCLE_OLD
+from tests.integration.runtime_host import debian_image
 
 pytestmark = pytest.mark.integration
 
@@ -82,20 +79,8 @@ def host_image(packages) -> str:
     depends = subprocess.run(["dpkg-deb", "-f", str(packages["old.deb"]), "Depends"],
                              capture_output=True, text=True, check=True).stdout
     names = sorted({re.split(r"[\s(]", item.strip())[0] for item in depends.split(",")})
-    wanted = " ".join([*names, "rpm", "dnf"])
-    base = ensure_base(load_catalog(REPO).platforms["debian-12"], "amd64",
-                       lambda *_args, **_kw: None)
-    tag = "gitlab-ctl-test/debian-12-upgrades:" + hashlib.sha256(
-        f"{base} {wanted}".encode()).hexdigest()[:16]
-    if not image_exists(tag):
-        recipe = (f"FROM {base}\n"
-                  "RUN printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && "
-                  "chmod 0755 /usr/sbin/policy-rc.d && apt-get update -qq && "
-                  "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
-                  f"--no-install-recommends {wanted} && rm /usr/sbin/policy-rc.d\n")
-        subprocess.run(["docker", "build", "--network", "host", "-t", tag, "-"], input=recipe,
-                       text=True, check=True, capture_output=True, timeout=1800)
-    return tag
+    return debian_image("gitlab-ctl-test/debian-12-upgrades",
+                        " ".join([*names, "rpm", "dnf"]), keep_policy=False)
 
 
 def start(image: str, packages: dict[str, Path], fmt: str):
