@@ -39,6 +39,7 @@ from builder.definitions.loader import load_catalog  # noqa: E402
 from builder.publish import repository_name  # noqa: E402
 from tasks import signing_env  # noqa: E402
 from tests.httpserver import docker_bridge_gateway, serving_directory  # noqa: E402
+from tests.rpm_on_debian import HOST_PROVIDES_RPM, build_host_provides  # noqa: E402
 
 CHECKS = {
     "services run (gitlab-ctl status)": "gitlab-ctl status",
@@ -65,17 +66,6 @@ REMOVED = {
                                    "&& test -f /etc/gitlab/gitlab-secrets.json "
                                    "&& test -d /var/opt/gitlab/postgresql/data",
 }
-HOST_PROVIDES_SPEC = """Name: debian-host-provides
-Version: 1
-Release: 0
-Summary: What dpkg installed here, declared to rpm
-License: MIT
-BuildArch: noarch
-Provides: {provides}
-%description
-Stand-in for packages apt installed, which the rpm database does not list.
-%files
-"""
 
 
 @dataclass(frozen=True)
@@ -227,13 +217,9 @@ def prepare_rpm_host(name: str, package: Path, started: float) -> None:
                        if not item.startswith("/") and "(" not in item]
     step(f"apt-get install rpm dnf {' '.join(debian_packages)}; a stand-in rpm provides "
          f"{', '.join(requires)}", started)
-    spec = HOST_PROVIDES_SPEC.format(provides=", ".join(requires))
     in_container(name, "apt-get install -y -qq rpm dnf "
-                 f"{' '.join(debian_packages)} >/dev/null && mkdir -p /tmp/rpmbuild/SPECS && "
-                 f"printf '%s' '{spec}' > /tmp/rpmbuild/SPECS/host.spec && rpmbuild -bb -D "
-                 "'_topdir /tmp/rpmbuild' /tmp/rpmbuild/SPECS/host.spec >/dev/null && "
-                 f"dnf {DNF_FLAGS} -q --disablerepo='*' install "
-                 "/tmp/rpmbuild/RPMS/noarch/debian-host-provides-1-0.noarch.rpm")
+                 f"{' '.join(debian_packages)} >/dev/null && {build_host_provides(requires)} "
+                 f"&& dnf {DNF_FLAGS} -q --disablerepo='*' install {HOST_PROVIDES_RPM}")
 
 
 def scenario(name: str, client: Client, url: str, args: argparse.Namespace,

@@ -26,6 +26,7 @@ from tests.integration.conftest import LIFECYCLE_PROJECT as PROJECT
 from tests.integration.conftest import NEW as LIFECYCLE_NEW
 from tests.integration.conftest import OLD as LIFECYCLE_OLD
 from tests.integration.runtime_host import debian_image
+from tests.rpm_on_debian import HOST_PROVIDES_RPM, build_host_provides
 
 pytestmark = pytest.mark.integration
 
@@ -39,17 +40,6 @@ WATCHED = ("/opt/gitlab/version-manifest.json",
 #: root's again, as omnibus-gitlab's does.
 CHOWNED = "/opt/gitlab/embedded/service/gitlab-ctl/gitlab_ctl/commands"
 DNF = "dnf -y --releasever=12 --setopt=install_weak_deps=False"
-HOST_PROVIDES_SPEC = """Name: debian-host-provides
-Version: 1
-Release: 0
-Summary: What apt installed here, declared to rpm
-License: MIT
-BuildArch: noarch
-Provides: {provides}
-%description
-Stand-in for the Debian packages apt installed, which the rpm database does not list.
-%files
-"""
 
 
 def docker(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -160,13 +150,8 @@ def test_dnf_refuses_the_upgrade_naming_the_line_and_the_old_version_keeps_runni
     try:
         requires = [item.split()[0] for item in sh(
             container, "rpm -qp --requires /tmp/old.rpm /tmp/new.rpm").stdout.splitlines()
-            if item and not item.startswith("rpmlib(")]
-        spec = HOST_PROVIDES_SPEC.format(provides=", ".join(sorted(set(requires))))
-        sh(container, f"mkdir -p /tmp/rpmbuild/SPECS && printf '%s' '{spec}' > "
-                      "/tmp/rpmbuild/SPECS/host.spec && rpmbuild -bb -D '_topdir /tmp/rpmbuild'"
-                      " /tmp/rpmbuild/SPECS/host.spec >/dev/null && "
-                      f"{DNF} install /tmp/rpmbuild/RPMS/noarch/debian-host-provides-1-0.noarch"
-                      ".rpm")
+            if item]
+        sh(container, f"{build_host_provides(requires)} && {DNF} install {HOST_PROVIDES_RPM}")
         line = install_old_with_a_removed_setting(container, f"{DNF} install /tmp/old.rpm")
         before = snapshot(container)
         assert_refused(container, sh(container, f"{DNF} install /tmp/new.rpm", check=False),
