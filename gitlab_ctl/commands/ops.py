@@ -18,7 +18,7 @@ from gitlab_ctl.commands.console import out, svwait
 from gitlab_ctl.config.attributes import resolve_attributes
 from gitlab_ctl.config.reader import read_config
 from gitlab_ctl.config.secrets import load_secrets, resolve_secrets
-from gitlab_ctl.engine import control, runit
+from gitlab_ctl.engine import control, procfs, runit
 from gitlab_ctl.engine.accounts import group_entry, user_entry
 from gitlab_ctl.errors import GitlabCtlError
 from gitlab_ctl.paths import Layout
@@ -36,19 +36,8 @@ def installed_attributes(layout: Layout) -> tuple[dict[str, Any], dict[str, Any]
 
 
 def process_group_members(pgrp: int) -> list[int]:
-    """Every live process in process group `pgrp` (field 5 of /proc/PID/stat)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()  # after the command, which may hold spaces
-        if int(fields[2]) == pgrp and fields[0] != "Z":
-            members.append(int(entry.name))
-    return sorted(members)
+    """Every live process in process group `pgrp`."""
+    return sorted(procfs.processes_where(procfs.PGRP, pgrp, live_only=True))
 
 
 def supervised_pid(layout: Layout, name: str) -> int | None:
@@ -67,14 +56,6 @@ def _stop(layout: Layout, name: str, out: Out, svwait: int) -> int:
     return result.returncode
 
 
-def parent_pid(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2:].split()[1])
-
-
 def graceful_kill_one(layout: Layout, name: str, out: Out, svwait: int) -> int:
     """omnibus-ctl's graceful_kill for one enabled service: `sv stop`, then SIGKILL to
     whatever is left in the service's process group (a child that ignores TERM). runsvdir
@@ -90,7 +71,7 @@ def graceful_kill_one(layout: Layout, name: str, out: Out, svwait: int) -> int:
     except ProcessLookupError:
         out(f"could not find pgrp of pid {pid} (not running?), cannot attempt SIGKILL...")
         return _stop(layout, name, out, svwait)
-    supervisors = {parent_pid(pid), supervised_pid(layout, f"{name}/log")}
+    supervisors = {procfs.parent_pid(pid), supervised_pid(layout, f"{name}/log")}
     _stop(layout, name, out, svwait)  # a timeout is what the SIGKILL is for
     stuck = [member for member in process_group_members(pgrp) if member not in supervisors]
     if stuck:

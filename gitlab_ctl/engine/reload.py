@@ -5,32 +5,17 @@ certificate, and if the master refused the new configuration there never are new
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
-from pathlib import Path
 
-from gitlab_ctl.engine import runit
+from gitlab_ctl.engine import procfs, runit
 from gitlab_ctl.paths import Layout
 
 RELOAD_TIMEOUT = 10.0
 
 
-def children(pid: int, proc: Path = Path("/proc")) -> set[int]:
-    """The processes whose parent is `pid`."""
-    found = set()
-    for entry in os.listdir(proc):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = (proc / entry / "stat").read_bytes()
-        except OSError:  # it exited while we looked
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            found.add(int(entry))
-    return found
+def children(pid: int) -> set[int]:
+    return procfs.processes_where(procfs.PPID, pid)
 
 
 def hup_and_wait(layout: Layout, name: str, timeout: float = RELOAD_TIMEOUT
