@@ -44,11 +44,8 @@ OMNIBUS_COMMANDS = [
 
 
 @pytest.fixture
-def layout(tmp_path, monkeypatch) -> Layout:
-    for name, sub in (("GITLAB_INSTALL_DIR", "opt/gitlab"), ("GITLAB_ETC_DIR", "etc/gitlab"),
-                      ("GITLAB_DATA_DIR", "var/opt/gitlab"), ("GITLAB_LOG_DIR", "var/log/gitlab")):
-        monkeypatch.setenv(name, str(tmp_path / sub))
-    layout = Layout.from_environ()
+def layout(tmp_layout) -> Layout:
+    layout = tmp_layout
     layout.etc_dir.mkdir(parents=True)
     layout.config_file.write_text("external_url 'http://gitlab.example.test'\n")
     return layout

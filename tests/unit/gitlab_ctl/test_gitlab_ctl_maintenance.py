@@ -24,11 +24,8 @@ NOW = 1_700_000_000.0
 
 
 @pytest.fixture
-def layout(tmp_path, monkeypatch) -> Layout:
-    for name, sub in (("GITLAB_INSTALL_DIR", "opt/gitlab"), ("GITLAB_ETC_DIR", "etc/gitlab"),
-                      ("GITLAB_DATA_DIR", "var/opt/gitlab"), ("GITLAB_LOG_DIR", "var/log/gitlab")):
-        monkeypatch.setenv(name, str(tmp_path / sub))
-    return Layout.from_environ()
+def layout(tmp_layout) -> Layout:
+    return tmp_layout
 
 
 def write(path: Path, text: str, mode: int = 0o644) -> Path:
